@@ -1,0 +1,194 @@
+//! Configuration from the environment: `JOBS_DRIVER`, `REDIS_URL`, `JOBS_REDIS_PREFIX`.
+
+use std::sync::Arc;
+
+use crate::queue::DynQueue;
+use crate::queue::memory::InMemoryJobQueue;
+use crate::scheduler::Scheduler;
+
+/// Selects the queue backend: `memory` (the default) or `redis`.
+pub const DRIVER_ENV: &str = "JOBS_DRIVER";
+/// The Redis server for the `redis` driver.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+/// The key prefix of the Redis queue; use a hash tag such as `{jobs}` on Redis Cluster.
+pub const REDIS_PREFIX_ENV: &str = "JOBS_REDIS_PREFIX";
+/// The Redis URL used when `REDIS_URL` is unset.
+pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/0";
+/// The Redis key prefix used when `JOBS_REDIS_PREFIX` is unset, as in svc-infra.
+pub const DEFAULT_REDIS_PREFIX: &str = "jobs";
+
+/// The queue backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// [`InMemoryJobQueue`]: jobs live in this process only.
+    Memory,
+    /// [`RedisJobQueue`](crate::RedisJobQueue): jobs live in Redis.
+    Redis,
+}
+
+impl std::str::FromStr for Driver {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "memory" => Ok(Driver::Memory),
+            "redis" => Ok(Driver::Redis),
+            _ => Err(ConfigError::UnknownDriver {
+                value: value.to_owned(),
+            }),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `JOBS_DRIVER` names no known backend.
+    #[error("JOBS_DRIVER={value:?} is not a known driver; set it to `memory` or `redis`")]
+    UnknownDriver {
+        /// The value of the variable.
+        value: String,
+    },
+    /// The Redis URL does not parse.
+    #[error(
+        "REDIS_URL {url:?} is invalid: {reason}; use the form redis://[user:password@]host:port/db"
+    )]
+    InvalidRedisUrl {
+        /// The URL, with any password masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The Redis server did not answer.
+    #[error("cannot reach Redis at {url:?}: {reason}; start the server or fix REDIS_URL")]
+    RedisUnreachable {
+        /// The URL, with any password masked.
+        url: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// The key prefix is unusable.
+    #[error("JOBS_REDIS_PREFIX={value:?} is invalid: {reason}")]
+    InvalidPrefix {
+        /// The prefix.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The `redis` driver was selected in a build without the `redis` feature.
+    #[error(
+        "JOBS_DRIVER=redis needs the `redis` feature of the `jobs` crate; enable it in Cargo.toml"
+    )]
+    RedisFeatureDisabled,
+}
+
+/// The settings `easy_jobs` reads from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobsConfig {
+    /// The backend.
+    pub driver: Driver,
+    /// The Redis server, for the `redis` driver.
+    pub redis_url: String,
+    /// The Redis key prefix.
+    pub redis_prefix: String,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            driver: Driver::Memory,
+            redis_url: DEFAULT_REDIS_URL.to_owned(),
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl JobsConfig {
+    /// Reads `JOBS_DRIVER`, `REDIS_URL` and `JOBS_REDIS_PREFIX`; unset or empty
+    /// variables take their defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, a function from a variable name to its value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(driver) = read(DRIVER_ENV) {
+            config.driver = driver.parse()?;
+        }
+        if let Some(url) = read(REDIS_URL_ENV) {
+            config.redis_url = url.trim().to_owned();
+        }
+        if let Some(prefix) = read(REDIS_PREFIX_ENV) {
+            config.redis_prefix = prefix;
+        }
+        Ok(config)
+    }
+
+    /// Opens the configured queue. For Redis this connects and checks the
+    /// server, so a wrong URL fails here and not at the first job.
+    pub async fn connect(&self) -> Result<DynQueue, ConfigError> {
+        match self.driver {
+            Driver::Memory => Ok(Arc::new(InMemoryJobQueue::new())),
+            #[cfg(feature = "redis")]
+            Driver::Redis => {
+                let options =
+                    crate::queue::redis::RedisQueueOptions::default().prefix(&self.redis_prefix);
+                let queue = crate::RedisJobQueue::connect(&self.redis_url, options).await?;
+                Ok(Arc::new(queue))
+            }
+            #[cfg(not(feature = "redis"))]
+            Driver::Redis => Err(ConfigError::RedisFeatureDisabled),
+        }
+    }
+}
+
+/// Opens the queue the environment selects and a scheduler that enqueues into it.
+///
+/// `JOBS_DRIVER` picks `memory` (the default) or `redis`; `REDIS_URL` (default
+/// `redis://localhost:6379/0`) and `JOBS_REDIS_PREFIX` (default `jobs`) configure Redis.
+pub async fn easy_jobs() -> Result<(DynQueue, Scheduler), ConfigError> {
+    let queue = JobsConfig::from_env()?.connect().await?;
+    let scheduler = Scheduler::new(queue.clone());
+    Ok((queue, scheduler))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<JobsConfig, ConfigError> {
+        JobsConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_to_memory() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.driver, Driver::Memory);
+        assert_eq!(config.redis_url, DEFAULT_REDIS_URL);
+        assert_eq!(config.redis_prefix, "jobs");
+    }
+
+    #[test]
+    fn driver_is_case_insensitive() {
+        assert_eq!(
+            config(&[("JOBS_DRIVER", "Redis")]).unwrap().driver,
+            Driver::Redis
+        );
+    }
+
+    #[test]
+    fn unknown_driver_names_value() {
+        let error = config(&[("JOBS_DRIVER", "rabbitmq")]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("\"rabbitmq\""), "{text}");
+        assert!(text.contains("`memory` or `redis`"), "{text}");
+    }
+}

@@ -1,0 +1,111 @@
+//! Errors of building a registry and of dispatching a job to a handler.
+
+use std::time::Duration;
+
+use crate::registry::registration::Origin;
+
+/// A registry that cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Two handlers claim one job name.
+    #[error("job `{name}` has two handlers: {first} and {second}; give one of them another `name`")]
+    DuplicateJob {
+        /// The job name.
+        name: String,
+        /// One handler.
+        first: String,
+        /// The other handler.
+        second: String,
+    },
+    /// `JOB_DEFAULT_TIMEOUT_SECONDS` is not a positive number.
+    #[error(
+        "JOB_DEFAULT_TIMEOUT_SECONDS={value:?} is not a positive number of seconds; set it to a value such as 300 or unset it"
+    )]
+    InvalidDefaultTimeout {
+        /// The value of the variable.
+        value: String,
+    },
+}
+
+/// Why dispatching a job did not produce a [`JobResult`](crate::JobResult).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// No handler is registered under the job's name.
+    #[error(
+        "no handler is registered for job `{name}`; register one with #[job(name = \"{name}\")] in the worker binary"
+    )]
+    UnknownJob {
+        /// The job name.
+        name: String,
+    },
+    /// The handler ran past its timeout and was cancelled.
+    #[error("job `{name}` exceeded its timeout of {}", humantime::format_duration(*.timeout))]
+    Timeout {
+        /// The job name.
+        name: String,
+        /// The time limit it exceeded.
+        timeout: Duration,
+    },
+    /// The payload does not decode into the handler's payload type.
+    #[error("payload of job `{name}` does not decode into `{payload_type}`: {message}")]
+    Decode {
+        /// The job name.
+        name: String,
+        /// The handler's payload type.
+        payload_type: &'static str,
+        /// The decode error.
+        message: String,
+    },
+    /// The handler returned an error.
+    #[error("job `{name}` failed: {message}")]
+    Failed {
+        /// The job name.
+        name: String,
+        /// The handler's error message.
+        message: String,
+        /// Whether the handler marked the error permanent.
+        permanent: bool,
+    },
+    /// The handler panicked.
+    #[error("job `{name}` panicked: {message}")]
+    Panicked {
+        /// The job name.
+        name: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl DispatchError {
+    /// Whether the job should go to the dead-letter queue at once instead of
+    /// being retried: a payload that cannot decode, or a permanent error.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DispatchError::Decode { .. } => true,
+            DispatchError::Failed { permanent, .. } => *permanent,
+            DispatchError::UnknownJob { .. }
+            | DispatchError::Timeout { .. }
+            | DispatchError::Panicked { .. } => false,
+        }
+    }
+
+    /// Whether no handler is registered for the job.
+    pub fn is_unknown_job(&self) -> bool {
+        matches!(self, DispatchError::UnknownJob { .. })
+    }
+
+    /// Whether the handler timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, DispatchError::Timeout { .. })
+    }
+}
+
+pub(crate) fn duplicate(name: &str, first: &Origin, second: &Origin) -> RegistryError {
+    RegistryError::DuplicateJob {
+        name: name.to_owned(),
+        first: first.to_string(),
+        second: second.to_string(),
+    }
+}

@@ -1,0 +1,105 @@
+//! The constant records `#[job]` submits to `inventory`, and the type-erased
+//! handler call they point to.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::context::JobContext;
+use crate::job::JobOptions;
+use crate::registry::result::{JobError, JobResult};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// One call of a handler: the job's context and what the registry provides.
+#[derive(Debug)]
+pub struct Invocation {
+    context: JobContext,
+}
+
+impl Invocation {
+    pub(crate) fn new(context: JobContext) -> Self {
+        Self { context }
+    }
+
+    /// The running job's context.
+    pub fn context(&self) -> &JobContext {
+        &self.context
+    }
+
+    /// Takes the context out of the invocation.
+    pub fn into_context(self) -> JobContext {
+        self.context
+    }
+}
+
+/// Why a handler call did not produce a result.
+#[derive(Debug)]
+pub enum HandlerFailure {
+    /// The payload does not decode into the handler's payload type.
+    Decode {
+        /// The Rust type the payload was decoded into.
+        payload_type: &'static str,
+        /// The decode error.
+        source: serde_json::Error,
+    },
+    /// The handler returned an error.
+    Job(JobError),
+}
+
+/// A type-erased handler: decodes the payload, calls the function and converts
+/// its return value.
+pub type HandlerFn = fn(Invocation) -> BoxFuture<Result<JobResult, HandlerFailure>>;
+
+/// A handler linked into the binary, as `#[job]` registers it.
+///
+/// Every field is constant data, so the records can live in `inventory`'s
+/// link-time list; [`Registry::from_inventory`](crate::Registry::from_inventory)
+/// reads them all.
+#[derive(Debug)]
+pub struct JobRegistration {
+    pub(crate) name: &'static str,
+    pub(crate) options: JobOptions,
+    pub(crate) handler: HandlerFn,
+    pub(crate) payload_type: &'static str,
+    pub(crate) origin: Origin,
+}
+
+/// Where a handler is defined, for messages about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The handler's path, `module::function`.
+    pub path: &'static str,
+    /// The source file.
+    pub file: &'static str,
+    /// The line of the function.
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` at {}:{}", self.path, self.file, self.line)
+    }
+}
+
+impl JobRegistration {
+    /// A registration record. Called by the code `#[job]` generates.
+    #[doc(hidden)]
+    pub const fn new(
+        name: &'static str,
+        options: JobOptions,
+        handler: HandlerFn,
+        payload_type: &'static str,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            name,
+            options,
+            handler,
+            payload_type,
+            origin,
+        }
+    }
+}
+
+inventory::collect!(JobRegistration);

@@ -1,0 +1,279 @@
+//! `WorkerRunner`: a pool of concurrent attempts fed by one fetch loop, with
+//! graceful shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::event::{JobEvent, JobOutcome};
+use super::execute::execute;
+use crate::error::display_chain;
+use crate::queue::{JobQueue, Reserved};
+use crate::registry::Registry;
+
+/// How long a stopping worker waits for the releases of its unfinished jobs
+/// once the grace period is over.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest pause between reserve attempts while the queue keeps failing.
+const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
+
+type EventHook = Arc<dyn Fn(&JobEvent) + Send + Sync>;
+
+/// Configures and starts a worker.
+///
+/// ```no_run
+/// # async fn run(queue: jobs::DynQueue) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use jobs::{Registry, WorkerRunner};
+///
+/// let worker = WorkerRunner::new(queue, Registry::from_inventory()?).concurrency(8).start();
+/// // ... until the process is asked to stop:
+/// let report = worker.stop(Duration::from_secs(30)).await;
+/// println!("{} jobs handed back to the queue", report.released);
+/// # Ok(()) }
+/// ```
+pub struct WorkerRunner<Q> {
+    queue: Arc<Q>,
+    registry: Arc<Registry>,
+    concurrency: usize,
+    poll_interval: Duration,
+    on_event: Option<EventHook>,
+}
+
+impl<Q: JobQueue> WorkerRunner<Q> {
+    /// A runner with concurrency 1 and a 250 ms poll interval.
+    pub fn new(queue: Q, registry: Registry) -> Self {
+        Self::from_shared(Arc::new(queue), Arc::new(registry))
+    }
+
+    /// A runner over a queue and registry shared with other code.
+    pub fn from_shared(queue: Arc<Q>, registry: Arc<Registry>) -> Self {
+        Self {
+            queue,
+            registry,
+            concurrency: 1,
+            poll_interval: Duration::from_millis(250),
+            on_event: None,
+        }
+    }
+
+    /// Sets how many jobs run at once (at least 1).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sets the longest wait between checks of an idle queue. Queues that can
+    /// signal new jobs wake the worker sooner.
+    pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Calls `hook` after every attempt with what became of the job.
+    pub fn on_event(mut self, hook: impl Fn(&JobEvent) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(hook));
+        self
+    }
+
+    /// Starts the fetch loop on the current tokio runtime.
+    pub fn start(self) -> Worker {
+        let shutdown = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let released = Arc::new(AtomicUsize::new(0));
+        let fetch = FetchLoop {
+            queue: self.queue,
+            registry: self.registry,
+            slots: Arc::new(Semaphore::new(self.concurrency)),
+            concurrency: self.concurrency,
+            poll_interval: self.poll_interval,
+            on_event: self.on_event,
+            shutdown: shutdown.clone(),
+            abort: abort.clone(),
+            tracker: tracker.clone(),
+            released: released.clone(),
+        };
+        info!(concurrency = self.concurrency, "worker started");
+        Worker {
+            fetch: tokio::spawn(fetch.run()),
+            shutdown,
+            abort,
+            tracker,
+            released,
+        }
+    }
+}
+
+/// A running worker. Stop it with [`Worker::stop`]; dropping it leaves it running.
+#[derive(Debug)]
+pub struct Worker {
+    fetch: JoinHandle<()>,
+    shutdown: CancellationToken,
+    abort: CancellationToken,
+    tracker: TaskTracker,
+    released: Arc<AtomicUsize>,
+}
+
+/// What a stopping worker did with the jobs it was running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopReport {
+    /// Jobs still running when the stop began.
+    pub in_flight: usize,
+    /// Of those, jobs whose handlers did not finish within the grace period and
+    /// were handed back to the queue without counting the attempt.
+    pub released: usize,
+    /// Jobs whose release did not complete in time; they return to the queue
+    /// when their lease expires.
+    pub unsettled: usize,
+}
+
+impl Worker {
+    /// Stops the worker: stops fetching, waits up to `grace` for running jobs,
+    /// then drops the handlers still running and hands their jobs back to the
+    /// queue, uncounted. Returns within `grace` plus one second.
+    pub async fn stop(self, grace: Duration) -> StopReport {
+        self.shutdown.cancel();
+        let _ = self.fetch.await;
+        self.tracker.close();
+        let in_flight = self.tracker.len();
+        info!(
+            in_flight,
+            grace_ms = grace.as_millis() as u64,
+            "worker stopping"
+        );
+
+        let mut report = StopReport {
+            in_flight,
+            ..StopReport::default()
+        };
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            let unfinished = self.tracker.len();
+            warn!(unfinished, "grace period over; releasing unfinished jobs");
+            self.abort.cancel();
+            if tokio::time::timeout(RELEASE_WAIT, self.tracker.wait())
+                .await
+                .is_err()
+            {
+                report.unsettled = self.tracker.len();
+            }
+        }
+        report.released = self.released.load(Ordering::Relaxed);
+        info!(
+            in_flight = report.in_flight,
+            released = report.released,
+            unsettled = report.unsettled,
+            "worker stopped"
+        );
+        report
+    }
+
+    /// Whether a stop has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// The number of jobs running now.
+    pub fn in_flight(&self) -> usize {
+        self.tracker.len()
+    }
+}
+
+struct FetchLoop<Q> {
+    queue: Arc<Q>,
+    registry: Arc<Registry>,
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+    poll_interval: Duration,
+    on_event: Option<EventHook>,
+    shutdown: CancellationToken,
+    abort: CancellationToken,
+    tracker: TaskTracker,
+    released: Arc<AtomicUsize>,
+}
+
+impl<Q: JobQueue> FetchLoop<Q> {
+    async fn run(self) {
+        let mut error_backoff = Duration::from_millis(100);
+        loop {
+            let Some(permits) = self.free_slots().await else {
+                return;
+            };
+            // The reserve call is not raced against shutdown: dropping it midway
+            // could leave a job reserved until its lease expires.
+            match self.queue.reserve_many(permits.len()).await {
+                Ok(reserved) if reserved.is_empty() => {
+                    drop(permits);
+                    error_backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return,
+                        _ = self.queue.wait_for_job(self.poll_interval) => {}
+                    }
+                }
+                Ok(reserved) => {
+                    error_backoff = Duration::from_millis(100);
+                    self.spawn_all(reserved, permits);
+                }
+                Err(error) => {
+                    drop(permits);
+                    warn!(error = %display_chain(&error), retry_in_ms = error_backoff.as_millis() as u64, "failed to reserve jobs");
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return,
+                        () = tokio::time::sleep(error_backoff) => {}
+                    }
+                    error_backoff = (error_backoff * 2).min(MAX_ERROR_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Waits for at least one free slot and takes every other free one, or
+    /// returns `None` once shutdown begins.
+    async fn free_slots(&self) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = tokio::select! {
+            () = self.shutdown.cancelled() => return None,
+            permit = self.slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let mut permits = vec![first];
+        while permits.len() < self.concurrency {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        Some(permits)
+    }
+
+    fn spawn_all(&self, reserved: Vec<Reserved>, permits: Vec<OwnedSemaphorePermit>) {
+        for (job, permit) in reserved.into_iter().zip(permits) {
+            let queue = self.queue.clone();
+            let registry = self.registry.clone();
+            let shutdown = self.shutdown.clone();
+            let abort = self.abort.clone();
+            let on_event = self.on_event.clone();
+            let released = self.released.clone();
+            debug!(job.id = %job.job.id, job.name = %job.job.name, "job reserved");
+            self.tracker.spawn(async move {
+                let event = execute(&*queue, &registry, job, shutdown, &abort).await;
+                if event.outcome == JobOutcome::Released {
+                    released.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(hook) = on_event {
+                    hook(&event);
+                }
+                drop(permit);
+            });
+        }
+    }
+}
