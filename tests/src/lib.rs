@@ -1,1 +1,6 @@
-//! Shared support for the integration tests.
+//! Shared support for the integration tests: throwaway Redis servers and
+//! helpers to run one test body against every queue backend.
+
+pub mod redis_server;
+
+pub use redis_server::RedisServer;
