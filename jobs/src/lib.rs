@@ -41,6 +41,8 @@
 #![warn(missing_docs)]
 
 mod backoff;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 mod context;
 mod error;
@@ -84,9 +86,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::registration::{
-        BoxFuture, HandlerFailure, HandlerFn, JobRegistration,
+        BoxFuture, HandlerFailure, HandlerFn, JobRegistration, PayloadCheck,
     };
-    pub use crate::typed::{assert_payload, decode};
+    pub use crate::typed::{assert_payload, check_payload, decode};
     pub use inventory;
     pub use serde;
 }

@@ -85,6 +85,12 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
 #[doc(hidden)]
 pub const fn assert_payload<T: Serialize + DeserializeOwned + Send + Sync + 'static>() {}
 
+/// Checks that a payload decodes into `T`; the registry's `check_payload` calls it.
+#[doc(hidden)]
+pub fn check_payload<T: DeserializeOwned>(payload: &Payload) -> Result<(), serde_json::Error> {
+    payload.decode::<T>().map(drop)
+}
+
 #[doc(hidden)]
 pub fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T, serde_json::Error> {
     payload.decode()

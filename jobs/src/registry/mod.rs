@@ -13,8 +13,12 @@ use std::time::Duration;
 
 use crate::context::JobContext;
 use crate::job::JobOptions;
+use crate::payload::Payload;
+use error::DispatchError;
 use error::{RegistryError, duplicate};
-use registration::{BoxFuture, HandlerFailure, HandlerFn, Invocation, JobRegistration, Origin};
+use registration::{
+    BoxFuture, HandlerFailure, HandlerFn, Invocation, JobRegistration, Origin, PayloadCheck,
+};
 use result::{IntoJobResult, JobResult};
 
 /// The environment variable holding the time limit, in seconds, for handlers
@@ -34,6 +38,7 @@ enum Call {
 struct Handler {
     options: JobOptions,
     call: Call,
+    check: Option<PayloadCheck>,
     payload_type: &'static str,
     origin: Origin,
 }
@@ -103,6 +108,7 @@ impl Registry {
             let handler = Handler {
                 options: record.options,
                 call: Call::Static(record.handler),
+                check: Some(record.check),
                 payload_type: record.payload_type,
                 origin: record.origin,
             };
@@ -133,6 +139,7 @@ impl Registry {
         let handler = Handler {
             options,
             call: Call::Dynamic(call),
+            check: None,
             payload_type: "serde_json::Value",
             origin: Origin {
                 path: "registered by hand",
@@ -168,6 +175,24 @@ impl Registry {
             .get(name)
             .and_then(|handler| handler.options.timeout);
         own.or(self.default_timeout)
+    }
+
+    /// Checks that `payload` decodes into the payload type of the handler for
+    /// `name`, without running it. Handlers registered by hand take any JSON.
+    pub fn check_payload(&self, name: &str, payload: &Payload) -> Result<(), DispatchError> {
+        let Some(handler) = self.handlers.get(name) else {
+            return Err(DispatchError::UnknownJob {
+                name: name.to_owned(),
+            });
+        };
+        let Some(check) = handler.check else {
+            return Ok(());
+        };
+        check(payload).map_err(|source| DispatchError::Decode {
+            name: name.to_owned(),
+            payload_type: handler.payload_type,
+            message: source.to_string(),
+        })
     }
 
     /// The registered handlers, sorted by name.

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use crate::context::JobContext;
 use crate::job::JobOptions;
+use crate::payload::Payload;
 use crate::registry::result::{JobError, JobResult};
 
 /// A boxed, sendable future.
@@ -51,6 +52,9 @@ pub enum HandlerFailure {
 /// its return value.
 pub type HandlerFn = fn(Invocation) -> BoxFuture<Result<JobResult, HandlerFailure>>;
 
+/// Checks that a payload decodes into a handler's payload type, without running the handler.
+pub type PayloadCheck = fn(&Payload) -> Result<(), serde_json::Error>;
+
 /// A handler linked into the binary, as `#[job]` registers it.
 ///
 /// Every field is constant data, so the records can live in `inventory`'s
@@ -61,6 +65,7 @@ pub struct JobRegistration {
     pub(crate) name: &'static str,
     pub(crate) options: JobOptions,
     pub(crate) handler: HandlerFn,
+    pub(crate) check: PayloadCheck,
     pub(crate) payload_type: &'static str,
     pub(crate) origin: Origin,
 }
@@ -89,6 +94,7 @@ impl JobRegistration {
         name: &'static str,
         options: JobOptions,
         handler: HandlerFn,
+        check: PayloadCheck,
         payload_type: &'static str,
         origin: Origin,
     ) -> Self {
@@ -96,6 +102,7 @@ impl JobRegistration {
             name,
             options,
             handler,
+            check,
             payload_type,
             origin,
         }

@@ -1,0 +1,92 @@
+//! The command line, as clap parses it.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Runs and feeds the background-job workers of this program.
+///
+/// The queue comes from the environment: JOBS_DRIVER (`memory` or `redis`),
+/// REDIS_URL and JOBS_REDIS_PREFIX.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub(crate) struct CommandLine {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Runs a worker until SIGINT or SIGTERM, then stops gracefully.
+    Run(RunArgs),
+    /// Lists the registered jobs with their options, one per line.
+    Jobs,
+    /// Checks a JSON payload against the job's payload type and enqueues it.
+    Enqueue(EnqueueArgs),
+    /// Counts the jobs that are ready, delayed, processing and dead.
+    Stats,
+    /// Inspects and repairs the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// How many jobs run at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: u16,
+    /// The longest wait between checks of an idle queue, such as `250ms`.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub(crate) poll_interval: Duration,
+    /// How long running jobs may take to finish after a stop signal, such as
+    /// `30s`; jobs still running then are handed back to the queue.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnqueueArgs {
+    /// The job name, as `jobs` lists it.
+    pub(crate) name: String,
+    /// The payload as JSON, such as '{"to": "ada@example.com"}'.
+    pub(crate) payload: String,
+    /// Delays the first attempt, such as `30s` or `1h 30m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) delay: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// Lists dead jobs, newest first: id, name, attempts, when, last error.
+    List {
+        /// The most jobs to list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// How many of the newest jobs to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Shows one dead job with its payload.
+    Show {
+        /// The job id.
+        id: String,
+    },
+    /// Moves dead jobs back to the queue with their attempts reset.
+    Requeue {
+        /// The job id; omit it and pass --all to requeue every dead job.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Requeues every dead job.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Deletes every dead job.
+    Purge,
+}
+
+/// Parses a human duration such as `500ms`, `30s` or `1h 30m`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| {
+        format!("{text:?} is not a duration ({error}); write it like `500ms`, `30s` or `1h 30m`")
+    })
+}
