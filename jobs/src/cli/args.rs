@@ -86,7 +86,6 @@ pub(crate) enum DlqCommand {
 
 /// Parses a human duration such as `500ms`, `30s` or `1h 30m`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|error| {
-        format!("{text:?} is not a duration ({error}); write it like `500ms`, `30s` or `1h 30m`")
-    })
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{text:?} is not a duration ({error}); write it like `500ms`, `30s` or `1h 30m`"))
 }

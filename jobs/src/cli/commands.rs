@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::args::{EnqueueArgs, RunArgs};
@@ -11,27 +12,30 @@ use crate::error::display_chain;
 use crate::job::{JobOptions, NewJob};
 use crate::payload::Payload;
 use crate::registry::Registry;
+use crate::scheduler::Scheduler;
 use crate::worker::WorkerRunner;
 
-pub(super) async fn run(
-    config: &JobsConfig,
-    registry: Registry,
-    args: RunArgs,
-) -> Result<(), String> {
+pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) -> Result<(), String> {
     let queue = config.connect().await.map_err(|error| error.to_string())?;
-    let names: Vec<&str> = registry
-        .handlers()
-        .iter()
-        .map(|handler| handler.name)
-        .collect();
-    info!(driver = ?config.driver, jobs = ?names, "starting worker");
+    let mut scheduler = Scheduler::new(queue.clone());
+    let scheduled = scheduler.add_from_env().map_err(|error| error.to_string())?;
+    let names: Vec<&str> = registry.handlers().iter().map(|handler| handler.name).collect();
+    info!(driver = ?config.driver, jobs = ?names, scheduled, "starting worker");
+
+    let stop_scheduler = CancellationToken::new();
+    let scheduler_task = (scheduled > 0).then(|| tokio::spawn(scheduler.run(stop_scheduler.clone())));
     let worker = WorkerRunner::new(queue, registry)
         .concurrency(usize::from(args.concurrency))
         .poll_interval(args.poll_interval)
         .start();
+
     let signal = stop_signal().await?;
     info!(signal, "stop requested");
+    stop_scheduler.cancel();
     worker.stop(args.grace).await;
+    if let Some(task) = scheduler_task {
+        let _ = task.await;
+    }
     Ok(())
 }
 
@@ -40,8 +44,8 @@ async fn stop_signal() -> Result<&'static str, String> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())
-            .map_err(|error| format!("failed to listen for SIGTERM: {error}"))?;
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(|error| format!("failed to listen for SIGTERM: {error}"))?;
         tokio::select! {
             result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT").map_err(|error| format!("failed to listen for SIGINT: {error}")),
             _ = terminate.recv() => Ok("SIGTERM"),
@@ -78,10 +82,7 @@ fn describe(options: &JobOptions) -> String {
         BackoffStrategy::Linear => format!("linear({base})"),
         BackoffStrategy::Exponential { max_delay, jitter } => {
             let max = humantime::format_duration(max_delay);
-            format!(
-                "exponential({base}, max {max}{})",
-                if jitter { ", jitter" } else { "" }
-            )
+            format!("exponential({base}, max {max}{})", if jitter { ", jitter" } else { "" })
         }
     };
     format!(
@@ -92,17 +93,9 @@ fn describe(options: &JobOptions) -> String {
     )
 }
 
-pub(super) async fn enqueue(
-    config: &JobsConfig,
-    registry: &Registry,
-    args: EnqueueArgs,
-) -> Result<(), String> {
+pub(super) async fn enqueue(config: &JobsConfig, registry: &Registry, args: EnqueueArgs) -> Result<(), String> {
     let Some(options) = registry.options(&args.name) else {
-        let known: Vec<&str> = registry
-            .handlers()
-            .iter()
-            .map(|handler| handler.name)
-            .collect();
+        let known: Vec<&str> = registry.handlers().iter().map(|handler| handler.name).collect();
         return Err(format!(
             "no job named `{}` is registered; registered jobs: {}",
             args.name,
@@ -114,9 +107,7 @@ pub(super) async fn enqueue(
         ));
     };
     let payload = Payload::from_json(args.payload.as_str()).map_err(|error| {
-        format!(
-            "the payload is not valid JSON: {error}; pass one JSON value such as '{{\"id\": 1}}'"
-        )
+        format!("the payload is not valid JSON: {error}; pass one JSON value such as '{{\"id\": 1}}'")
     })?;
     registry
         .check_payload(&args.name, &payload)
@@ -127,10 +118,7 @@ pub(super) async fn enqueue(
         request = request.delay(delay);
     }
     let queue = config.connect().await.map_err(|error| error.to_string())?;
-    let job = queue
-        .enqueue(request)
-        .await
-        .map_err(|error| display_chain(&error))?;
+    let job = queue.enqueue(request).await.map_err(|error| display_chain(&error))?;
     println!(
         "enqueued job {} ({}) available at {}",
         job.id,

@@ -21,17 +21,12 @@ pub(super) async fn execute(config: &JobsConfig, command: DlqCommand) -> Result<
             println!("name: {}", dead.job.name);
             println!("attempts: {}/{}", dead.job.attempts, dead.job.max_attempts);
             println!("died_at: {}", died_at(&dead));
-            println!(
-                "last_error: {}",
-                dead.job.last_error.as_deref().unwrap_or("")
-            );
+            println!("last_error: {}", dead.job.last_error.as_deref().unwrap_or(""));
             println!("payload: {}", dead.job.payload);
         }
         DlqCommand::Requeue { id: Some(id), .. } => {
             if !queue.requeue_dead(&id).await.map_err(failed)? {
-                return Err(format!(
-                    "no dead job has id {id:?}; list them with `dlq list`"
-                ));
+                return Err(format!("no dead job has id {id:?}; list them with `dlq list`"));
             }
             println!("requeued job {id}");
         }
@@ -59,9 +54,7 @@ async fn find_dead(queue: &dyn crate::queue::JobQueue, id: &str) -> Result<DeadJ
             return Ok(dead.clone());
         }
         if page.len() < PAGE {
-            return Err(format!(
-                "no dead job has id {id:?}; list them with `dlq list`"
-            ));
+            return Err(format!("no dead job has id {id:?}; list them with `dlq list`"));
         }
         offset += PAGE;
     }
@@ -74,12 +67,7 @@ fn died_at(dead: &DeadJob) -> String {
 }
 
 fn summary(dead: &DeadJob) -> String {
-    let error = dead
-        .job
-        .last_error
-        .as_deref()
-        .unwrap_or("")
-        .replace('\n', " ");
+    let error = dead.job.last_error.as_deref().unwrap_or("").replace('\n', " ");
     format!(
         "{}\t{}\tattempts={}/{}\tdied_at={}\t{}",
         dead.job.id,
