@@ -126,8 +126,7 @@ mod tests {
 
     #[test]
     fn exponential_doubles_up_to_cap() {
-        let backoff =
-            Backoff::exponential(Duration::from_secs(10), Duration::from_secs(100), false);
+        let backoff = Backoff::exponential(Duration::from_secs(10), Duration::from_secs(100), false);
         let delays: Vec<u64> = (1..=6).map(|n| backoff.delay_after(n).as_secs()).collect();
         assert_eq!(delays, [10, 20, 40, 80, 100, 100]);
     }
@@ -137,10 +136,7 @@ mod tests {
         let backoff = Backoff::exponential(Duration::from_secs(8), Duration::from_secs(3600), true);
         for _ in 0..1000 {
             let delay = backoff.delay_after(3);
-            assert!(
-                delay >= Duration::from_secs(16),
-                "{delay:?} below half of 32 s"
-            );
+            assert!(delay >= Duration::from_secs(16), "{delay:?} below half of 32 s");
             assert!(delay <= Duration::from_secs(32), "{delay:?} above 32 s");
         }
     }

@@ -51,9 +51,7 @@ pub enum ConfigError {
         value: String,
     },
     /// The Redis URL does not parse.
-    #[error(
-        "REDIS_URL {url:?} is invalid: {reason}; use the form redis://[user:password@]host:port/db"
-    )]
+    #[error("REDIS_URL {url:?} is invalid: {reason}; use the form redis://[user:password@]host:port/db")]
     InvalidRedisUrl {
         /// The URL, with any password masked.
         url: String,
@@ -77,9 +75,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The `redis` driver was selected in a build without the `redis` feature.
-    #[error(
-        "JOBS_DRIVER=redis needs the `redis` feature of the `jobs` crate; enable it in Cargo.toml"
-    )]
+    #[error("JOBS_DRIVER=redis needs the `redis` feature of the `jobs` crate; enable it in Cargo.toml")]
     RedisFeatureDisabled,
 }
 
@@ -135,8 +131,7 @@ impl JobsConfig {
             Driver::Memory => Ok(Arc::new(InMemoryJobQueue::new())),
             #[cfg(feature = "redis")]
             Driver::Redis => {
-                let options =
-                    crate::queue::redis::RedisQueueOptions::default().prefix(&self.redis_prefix);
+                let options = crate::queue::redis::RedisQueueOptions::default().prefix(&self.redis_prefix);
                 let queue = crate::RedisJobQueue::connect(&self.redis_url, options).await?;
                 Ok(Arc::new(queue))
             }
@@ -178,10 +173,7 @@ mod tests {
 
     #[test]
     fn driver_is_case_insensitive() {
-        assert_eq!(
-            config(&[("JOBS_DRIVER", "Redis")]).unwrap().driver,
-            Driver::Redis
-        );
+        assert_eq!(config(&[("JOBS_DRIVER", "Redis")]).unwrap().driver, Driver::Redis);
     }
 
     #[test]

@@ -12,9 +12,7 @@ pub enum InvalidJob {
     #[error("job name is empty; use ASCII letters, digits, `_`, `-`, `.` or `:`")]
     EmptyName,
     /// The name contains a character outside the allowed set.
-    #[error(
-        "job name {name:?} contains {character:?}; use only ASCII letters, digits, `_`, `-`, `.` or `:`"
-    )]
+    #[error("job name {name:?} contains {character:?}; use only ASCII letters, digits, `_`, `-`, `.` or `:`")]
     InvalidName {
         /// The rejected name.
         name: String,
@@ -22,17 +20,13 @@ pub enum InvalidJob {
         character: char,
     },
     /// `max_attempts` is 0.
-    #[error(
-        "job `{name}` has max_attempts = 0; it must be at least 1 (1 means one run and no retry)"
-    )]
+    #[error("job `{name}` has max_attempts = 0; it must be at least 1 (1 means one run and no retry)")]
     ZeroMaxAttempts {
         /// The job name.
         name: String,
     },
     /// The per-job visibility timeout is zero.
-    #[error(
-        "job `{name}` has a zero visibility timeout; give a positive duration or leave it unset"
-    )]
+    #[error("job `{name}` has a zero visibility timeout; give a positive duration or leave it unset")]
     ZeroVisibilityTimeout {
         /// The job name.
         name: String,

@@ -191,8 +191,7 @@ impl NewJob {
 
     /// The job record a queue stores for this request.
     pub(crate) fn into_job(self, id: String, now: DateTime<Utc>) -> Job {
-        let available_at =
-            now + chrono::Duration::from_std(self.delay).unwrap_or(chrono::Duration::MAX);
+        let available_at = now + chrono::Duration::from_std(self.delay).unwrap_or(chrono::Duration::MAX);
         Job {
             id,
             name: self.name,
@@ -244,8 +243,7 @@ mod tests {
 
     #[test]
     fn past_run_at_runs_at_once() {
-        let job =
-            NewJob::new("a", Payload::default()).run_at(Utc::now() - chrono::Duration::hours(1));
+        let job = NewJob::new("a", Payload::default()).run_at(Utc::now() - chrono::Duration::hours(1));
         assert_eq!(job.delay, Duration::ZERO);
     }
 

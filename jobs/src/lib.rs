@@ -64,9 +64,7 @@ pub use payload::Payload;
 pub use queue::memory::InMemoryJobQueue;
 #[cfg(feature = "redis")]
 pub use queue::redis::RedisJobQueue;
-pub use queue::{
-    DeadJob, DynQueue, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved,
-};
+pub use queue::{DeadJob, DynQueue, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved};
 pub use registry::error::{DispatchError, RegistryError};
 pub use registry::registration::{Invocation, Origin};
 pub use registry::result::{IntoJobResult, JobError, JobResult};
@@ -77,17 +75,13 @@ pub use worker::{JobEvent, JobOutcome, StopReport, Worker, WorkerRunner, process
 
 /// The names most programs need: `use jobs::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
-        JobContext, JobError, JobPayload, JobQueue, JobResult, Registry, WorkerRunner, job,
-    };
+    pub use crate::{JobContext, JobError, JobPayload, JobQueue, JobResult, Registry, WorkerRunner, job};
 }
 
 /// Runtime pieces for the code `#[job]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::registration::{
-        BoxFuture, HandlerFailure, HandlerFn, JobRegistration, PayloadCheck,
-    };
+    pub use crate::registry::registration::{BoxFuture, HandlerFailure, HandlerFn, JobRegistration, PayloadCheck};
     pub use crate::typed::{assert_payload, check_payload, decode};
     pub use inventory;
     pub use serde;

@@ -90,8 +90,7 @@ mod tests {
 
     #[test]
     fn wide_integer_decodes_intact() {
-        let payload =
-            Payload::from_json("{\"n\": 340282366920938463463374607431768211455}").unwrap();
+        let payload = Payload::from_json("{\"n\": 340282366920938463463374607431768211455}").unwrap();
         #[derive(serde::Deserialize)]
         struct Wide {
             n: u128,

@@ -56,10 +56,7 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 
     /// Enqueues this payload as a job due at once.
-    fn enqueue<'q, Q>(
-        &self,
-        queue: &'q Q,
-    ) -> impl Future<Output = Result<Job, EnqueueError>> + Send + 'q
+    fn enqueue<'q, Q>(&self, queue: &'q Q) -> impl Future<Output = Result<Job, EnqueueError>> + Send + 'q
     where
         Q: JobQueue + ?Sized,
     {

@@ -21,11 +21,7 @@ pub struct Lease {
 impl Lease {
     /// A lease on `job_id` under `token`, renewed by `visibility_timeout` at a time.
     /// Queue backends create leases; workers only pass them back.
-    pub fn new(
-        job_id: impl Into<String>,
-        token: impl Into<String>,
-        visibility_timeout: Duration,
-    ) -> Self {
+    pub fn new(job_id: impl Into<String>, token: impl Into<String>, visibility_timeout: Duration) -> Self {
         Self {
             job_id: job_id.into(),
             token: token.into(),

@@ -66,10 +66,7 @@ impl InMemoryJobQueue {
     ///
     /// If `visibility_timeout` is zero.
     pub fn with_visibility_timeout(visibility_timeout: Duration) -> Self {
-        assert!(
-            !visibility_timeout.is_zero(),
-            "the visibility timeout must be positive"
-        );
+        assert!(!visibility_timeout.is_zero(), "the visibility timeout must be positive");
         Self {
             state: Mutex::new(State::default()),
             arrivals: Notify::new(),
@@ -81,9 +78,7 @@ impl InMemoryJobQueue {
         // A panic while the lock is held cannot leave a job in two places,
         // because every method moves a job with plain inserts and removes
         // after all fallible work, so the state is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lease_of(&self, job: &Job, token: u64) -> Lease {
@@ -132,10 +127,7 @@ impl State {
             }
             entry.remove();
             self.ready.push_back(id);
-            self.jobs
-                .get_mut(&id)
-                .expect("delayed job has an entry")
-                .place = Place::Ready;
+            self.jobs.get_mut(&id).expect("delayed job has an entry").place = Place::Ready;
         }
         while let Some(entry) = self.processing.first_entry() {
             let (deadline, id) = *entry.key();
@@ -143,29 +135,20 @@ impl State {
                 break;
             }
             entry.remove();
-            let job = &mut self
-                .jobs
-                .get_mut(&id)
-                .expect("processing job has an entry")
-                .job;
+            let job = &mut self.jobs.get_mut(&id).expect("processing job has an entry").job;
             if job.is_last_attempt() {
                 job.last_error = Some(lease_expired_error(job));
                 self.kill(id);
             } else {
                 self.ready.push_back(id);
-                self.jobs
-                    .get_mut(&id)
-                    .expect("processing job has an entry")
-                    .place = Place::Ready;
+                self.jobs.get_mut(&id).expect("processing job has an entry").place = Place::Ready;
             }
         }
     }
 
     fn kill(&mut self, id: u64) {
         self.dead.push_front(id);
-        self.jobs.get_mut(&id).expect("job has an entry").place = Place::Dead {
-            died_at: Utc::now(),
-        };
+        self.jobs.get_mut(&id).expect("job has an entry").place = Place::Dead { died_at: Utc::now() };
     }
 
     /// Pops the next ready job, counts the attempt and leases it until `deadline_of(job)`.
@@ -188,10 +171,7 @@ impl State {
         let id: u64 = lease.job_id().parse().ok()?;
         let token: u64 = lease.token().parse().ok()?;
         match self.jobs.get(&id)?.place {
-            Place::Processing {
-                token: held,
-                deadline,
-            } if held == token => Some((id, deadline)),
+            Place::Processing { token: held, deadline } if held == token => Some((id, deadline)),
             _ => None,
         }
     }
@@ -255,8 +235,7 @@ impl JobQueue for InMemoryJobQueue {
         let mut state = self.lock();
         state.promote(now);
         let mut reserved = Vec::new();
-        let deadline_of =
-            |job: &Job| now + job.visibility_timeout.unwrap_or(self.visibility_timeout);
+        let deadline_of = |job: &Job| now + job.visibility_timeout.unwrap_or(self.visibility_timeout);
         while reserved.len() < max {
             let Some((job, token)) = state.reserve(deadline_of) else {
                 break;
@@ -275,16 +254,9 @@ impl JobQueue for InMemoryJobQueue {
                 return Ok(());
             }
             let next_due = state.delayed.keys().next().map(|(due, _)| *due);
-            let next_expiry = state
-                .processing
-                .keys()
-                .next()
-                .map(|(deadline, _)| *deadline);
+            let next_expiry = state.processing.keys().next().map(|(deadline, _)| *deadline);
             let limit = Instant::now() + max_wait;
-            [next_due, next_expiry]
-                .into_iter()
-                .flatten()
-                .fold(limit, Instant::min)
+            [next_due, next_expiry].into_iter().flatten().fold(limit, Instant::min)
         };
         let _ = tokio::time::timeout_at(wake_at, arrived).await;
         Ok(())
@@ -310,9 +282,7 @@ impl JobQueue for InMemoryJobQueue {
         let job = &mut state.jobs.get_mut(&id).expect("held job has an entry").job;
         job.last_error = Some(failure.error().to_owned());
         let retry_delay = match failure {
-            Failure::Retry { delay, .. } if !job.is_last_attempt() => {
-                Some(delay.min(crate::backoff::MAX_DELAY))
-            }
+            Failure::Retry { delay, .. } if !job.is_last_attempt() => Some(delay.min(crate::backoff::MAX_DELAY)),
             _ => None,
         };
         let Some(delay) = retry_delay else {
@@ -323,11 +293,7 @@ impl JobQueue for InMemoryJobQueue {
         job.available_at = at;
         let due = now + delay;
         state.delayed.insert((due, id), ());
-        state
-            .jobs
-            .get_mut(&id)
-            .expect("held job has an entry")
-            .place = Place::Delayed;
+        state.jobs.get_mut(&id).expect("held job has an entry").place = Place::Delayed;
         drop(state);
         self.arrivals.notify_waiters();
         Ok(FailOutcome::Retrying { at })
@@ -353,18 +319,11 @@ impl JobQueue for InMemoryJobQueue {
         let Some((id, deadline)) = state.held(lease) else {
             return Ok(LeaseOutcome::Lost);
         };
-        let token: u64 = lease
-            .token()
-            .parse()
-            .expect("held lease has a numeric token");
+        let token: u64 = lease.token().parse().expect("held lease has a numeric token");
         let renewed = Instant::now() + lease.visibility_timeout();
         state.processing.remove(&(deadline, id));
         state.processing.insert((renewed, id), ());
-        state
-            .jobs
-            .get_mut(&id)
-            .expect("held job has an entry")
-            .place = Place::Processing {
+        state.jobs.get_mut(&id).expect("held job has an entry").place = Place::Processing {
             token,
             deadline: renewed,
         };

@@ -20,8 +20,7 @@ impl Registry {
     /// A handler that exceeds its limit is cancelled: its future is dropped at
     /// the deadline, so nothing it would do afterwards happens.
     pub async fn dispatch(&self, job: Job) -> Result<JobResult, DispatchError> {
-        self.dispatch_with(JobContext::new(job, CancellationToken::new()))
-            .await
+        self.dispatch_with(JobContext::new(job, CancellationToken::new())).await
     }
 
     /// Runs the handler for the job in `context`; see [`Registry::dispatch`].
@@ -44,20 +43,14 @@ impl Registry {
             Some(limit) => match tokio::time::timeout(limit, guarded).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
-                    return Err(DispatchError::Timeout {
-                        name,
-                        timeout: limit,
-                    });
+                    return Err(DispatchError::Timeout { name, timeout: limit });
                 }
             },
             None => guarded.await,
         };
         match outcome {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(HandlerFailure::Decode {
-                payload_type,
-                source,
-            })) => Err(DispatchError::Decode {
+            Ok(Err(HandlerFailure::Decode { payload_type, source })) => Err(DispatchError::Decode {
                 name,
                 payload_type,
                 message: source.to_string(),

@@ -85,9 +85,7 @@ impl DispatchError {
         match self {
             DispatchError::Decode { .. } => true,
             DispatchError::Failed { permanent, .. } => *permanent,
-            DispatchError::UnknownJob { .. }
-            | DispatchError::Timeout { .. }
-            | DispatchError::Panicked { .. } => false,
+            DispatchError::UnknownJob { .. } | DispatchError::Timeout { .. } | DispatchError::Panicked { .. } => false,
         }
     }
 

@@ -16,17 +16,14 @@ use crate::job::JobOptions;
 use crate::payload::Payload;
 use error::DispatchError;
 use error::{RegistryError, duplicate};
-use registration::{
-    BoxFuture, HandlerFailure, HandlerFn, Invocation, JobRegistration, Origin, PayloadCheck,
-};
+use registration::{BoxFuture, HandlerFailure, HandlerFn, Invocation, JobRegistration, Origin, PayloadCheck};
 use result::{IntoJobResult, JobResult};
 
 /// The environment variable holding the time limit, in seconds, for handlers
 /// that declare none.
 pub const DEFAULT_TIMEOUT_ENV: &str = "JOB_DEFAULT_TIMEOUT_SECONDS";
 
-type DynHandler =
-    Arc<dyn Fn(Invocation) -> BoxFuture<Result<JobResult, HandlerFailure>> + Send + Sync>;
+type DynHandler = Arc<dyn Fn(Invocation) -> BoxFuture<Result<JobResult, HandlerFailure>> + Send + Sync>;
 
 #[derive(Clone)]
 enum Call {
@@ -96,14 +93,7 @@ impl Registry {
         registry.default_timeout = default_timeout_from_env()?;
         let mut records: Vec<&JobRegistration> = inventory::iter::<JobRegistration>().collect();
         // Link order is not stable; sorting makes the duplicate report stable.
-        records.sort_by_key(|record| {
-            (
-                record.name,
-                record.origin.path,
-                record.origin.file,
-                record.origin.line,
-            )
-        });
+        records.sort_by_key(|record| (record.name, record.origin.path, record.origin.file, record.origin.line));
         for record in records {
             let handler = Handler {
                 options: record.options,
@@ -170,10 +160,7 @@ impl Registry {
     /// The time limit for jobs named `name`: the handler's own, else the
     /// registry's default.
     pub fn timeout_for(&self, name: &str) -> Option<Duration> {
-        let own = self
-            .handlers
-            .get(name)
-            .and_then(|handler| handler.options.timeout);
+        let own = self.handlers.get(name).and_then(|handler| handler.options.timeout);
         own.or(self.default_timeout)
     }
 
@@ -181,9 +168,7 @@ impl Registry {
     /// `name`, without running it. Handlers registered by hand take any JSON.
     pub fn check_payload(&self, name: &str, payload: &Payload) -> Result<(), DispatchError> {
         let Some(handler) = self.handlers.get(name) else {
-            return Err(DispatchError::UnknownJob {
-                name: name.to_owned(),
-            });
+            return Err(DispatchError::UnknownJob { name: name.to_owned() });
         };
         let Some(check) = handler.check else {
             return Ok(());
@@ -213,9 +198,7 @@ impl Registry {
 
     fn insert(&mut self, name: &str, handler: Handler) -> Result<(), RegistryError> {
         match self.handlers.entry(name.to_owned()) {
-            Entry::Occupied(existing) => {
-                Err(duplicate(name, &existing.get().origin, &handler.origin))
-            }
+            Entry::Occupied(existing) => Err(duplicate(name, &existing.get().origin, &handler.origin)),
             Entry::Vacant(slot) => {
                 slot.insert(handler);
                 Ok(())
@@ -244,9 +227,7 @@ fn parse_timeout_seconds(value: &str) -> Result<Option<Duration>, RegistryError>
     if !(seconds.is_finite() && seconds > 0.0) {
         return Err(invalid());
     }
-    Duration::try_from_secs_f64(seconds)
-        .map(Some)
-        .map_err(|_| invalid())
+    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -256,10 +237,7 @@ mod tests {
     #[test]
     fn timeout_seconds_parse() {
         assert_eq!(parse_timeout_seconds("").unwrap(), None);
-        assert_eq!(
-            parse_timeout_seconds("2.5").unwrap(),
-            Some(Duration::from_millis(2500))
-        );
+        assert_eq!(parse_timeout_seconds("2.5").unwrap(), Some(Duration::from_millis(2500)));
         for bad in ["0", "-1", "abc", "NaN", "inf", "1e400"] {
             let error = parse_timeout_seconds(bad).unwrap_err();
             assert!(error.to_string().contains(bad), "{error}");
@@ -269,13 +247,8 @@ mod tests {
     #[test]
     fn duplicate_names_rejected_naming_both() {
         let mut registry = Registry::new();
-        registry
-            .register("a", JobOptions::DEFAULT, |_| async {})
-            .unwrap();
-        let error = registry
-            .register("a", JobOptions::DEFAULT, |_| async {})
-            .err()
-            .unwrap();
+        registry.register("a", JobOptions::DEFAULT, |_| async {}).unwrap();
+        let error = registry.register("a", JobOptions::DEFAULT, |_| async {}).err().unwrap();
         let text = error.to_string();
         assert!(text.contains("job `a` has two handlers"), "{text}");
         assert_eq!(text.matches("registry/mod.rs").count(), 2, "{text}");

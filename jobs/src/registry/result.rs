@@ -143,8 +143,7 @@ impl IntoJobResult for JobResult {
 
 impl<E: fmt::Display + 'static> IntoJobResult for Result<(), E> {
     fn into_job_result(self) -> Result<JobResult, JobError> {
-        self.map(|()| JobResult::success(""))
-            .map_err(JobError::from_display)
+        self.map(|()| JobResult::success("")).map_err(JobError::from_display)
     }
 }
 
@@ -180,10 +179,6 @@ mod tests {
             Ok("x".parse::<u32>()?)
         }
         let error = parse().unwrap_err();
-        assert!(
-            error.message().contains("invalid digit"),
-            "{}",
-            error.message()
-        );
+        assert!(error.message().contains("invalid digit"), "{}", error.message());
     }
 }

@@ -144,10 +144,7 @@ async fn fail<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, failure: Failure) 
     match queue.fail(lease, failure).await {
         Ok(FailOutcome::Retrying { at }) => {
             info!(error = %error_text, retry_at = %at, "job failed; retrying");
-            JobOutcome::Retrying {
-                error: error_text,
-                at,
-            }
+            JobOutcome::Retrying { error: error_text, at }
         }
         Ok(FailOutcome::DeadLettered) => {
             error!(error = %error_text, "job failed; moved to the dead-letter queue");

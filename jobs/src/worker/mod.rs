@@ -17,10 +17,7 @@ use crate::registry::Registry;
 ///
 /// Returns `None` when no job was due, else what became of the job.
 /// Only a failure to reserve is an error; a failed attempt is an outcome.
-pub async fn process_one<Q: JobQueue + ?Sized>(
-    queue: &Q,
-    registry: &Registry,
-) -> Result<Option<JobEvent>, QueueError> {
+pub async fn process_one<Q: JobQueue + ?Sized>(queue: &Q, registry: &Registry) -> Result<Option<JobEvent>, QueueError> {
     let Some(reserved) = queue.reserve().await? else {
         return Ok(None);
     };

@@ -145,27 +145,17 @@ impl Worker {
         let _ = self.fetch.await;
         self.tracker.close();
         let in_flight = self.tracker.len();
-        info!(
-            in_flight,
-            grace_ms = grace.as_millis() as u64,
-            "worker stopping"
-        );
+        info!(in_flight, grace_ms = grace.as_millis() as u64, "worker stopping");
 
         let mut report = StopReport {
             in_flight,
             ..StopReport::default()
         };
-        if tokio::time::timeout(grace, self.tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
             let unfinished = self.tracker.len();
             warn!(unfinished, "grace period over; releasing unfinished jobs");
             self.abort.cancel();
-            if tokio::time::timeout(RELEASE_WAIT, self.tracker.wait())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(RELEASE_WAIT, self.tracker.wait()).await.is_err() {
                 report.unsettled = self.tracker.len();
             }
         }
