@@ -1,9 +1,20 @@
-//! The `#[job]` attribute. (Being built.)
+//! The `#[job]` attribute of the `jobs` crate. Use it through `jobs::job`: the
+//! code it generates names items of `jobs`.
+
+mod codegen;
+mod config;
+mod duration;
+mod errors;
+mod expand;
+mod keys;
+mod options;
+mod signature;
 
 use proc_macro::TokenStream;
 
-/// Placeholder.
+/// Declares an `async fn` as the handler of a job and its payload type as a
+/// [`JobPayload`](../jobs/trait.JobPayload.html).
 #[proc_macro_attribute]
-pub fn job(_args: TokenStream, input: TokenStream) -> TokenStream {
-    input
+pub fn job(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::job(args.into(), input.into()).into()
 }

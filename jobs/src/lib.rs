@@ -46,6 +46,7 @@ pub mod cli;
 pub mod config;
 mod context;
 mod error;
+mod extract;
 mod job;
 mod payload;
 pub mod queue;
@@ -82,6 +83,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::registration::{BoxFuture, HandlerFailure, HandlerFn, JobRegistration, PayloadCheck};
+    pub use crate::extract::handler::{decode_payload, into_handler_result, require_send};
     pub use crate::typed::{assert_payload, check_payload, decode};
     pub use inventory;
     pub use serde;
