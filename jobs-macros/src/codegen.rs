@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::config::BackoffKind;
+use crate::config::{BackoffKind, Setting};
 use crate::duration;
 use crate::options::{BackoffSpec, OptionsSpec};
 use crate::signature::Handler;
@@ -56,6 +56,11 @@ fn backoff_expr(backoff: &BackoffSpec) -> TokenStream {
 }
 
 /// Generates the type-erased handler function and its `inventory` registration.
+///
+/// The payload type and each extractor type are named once, in a slot
+/// implementation spanned at the user's type, so a wrong type gets one error
+/// there. Generated names are prefixed `__jobs_` so they cannot shadow the
+/// handler, whatever it is called.
 pub(crate) fn registration(handler: &Handler<'_>) -> TokenStream {
     let function = &handler.function.sig.ident;
     let function_name = function.to_string();
@@ -64,20 +69,50 @@ pub(crate) fn registration(handler: &Handler<'_>) -> TokenStream {
     let payload = handler.payload;
     let payload_name = type_name(payload);
 
-    // Each check is spanned at the user's code, so a type error lands there.
-    let decode = quote_spanned! {payload.span()=>
-        ::jobs::__private::decode_payload::<#payload>(&invocation, #payload_name)
+    let payload_slot = quote_spanned! {payload.span()=>
+        impl ::jobs::__private::PayloadSlot for __JobsPayload {
+            type Payload = #payload;
+        }
     };
+    let extractor_slots: Vec<_> = (1..=handler.extractors.len())
+        .map(|index| format_ident!("__JobsExtractor{}", index))
+        .collect();
+    let extractor_slot_impls = handler
+        .extractors
+        .iter()
+        .zip(&extractor_slots)
+        .map(|(extractor, slot)| {
+            quote_spanned! {extractor.span()=>
+                struct #slot;
+                impl ::jobs::__private::ExtractorSlot for #slot {
+                    type Extractor = #extractor;
+                }
+            }
+        });
+    let arguments: Vec<_> = (1..=handler.extractors.len())
+        .map(|index| format_ident!("__jobs_argument_{}", index))
+        .collect();
+    let extractions = extractor_slots.iter().zip(&arguments).map(|(slot, argument)| {
+        quote! {
+            let #argument = match ::jobs::__private::extract::<#slot>(&__jobs_invocation) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(failure) => return ::core::result::Result::Err(failure),
+            };
+        }
+    });
+
+    // The conversion and the `Send` check are spanned at the user's return
+    // type and function name, so their errors land there.
     let output_type = match handler.output {
         Some(output) => quote!(#output),
         None => quote!(()),
     };
     let output_span = handler.output.map_or(function.span(), Spanned::span);
     let convert = quote_spanned! {output_span=>
-        ::jobs::__private::into_handler_result::<#output_type>(output)
+        ::jobs::__private::into_handler_result::<#output_type>(__jobs_output)
     };
     let call = quote_spanned! {function.span()=>
-        ::jobs::__private::require_send(#function(payload))
+        ::jobs::__private::require_send(#function(__jobs_payload #(, #arguments)*))
     };
     let location = quote_spanned! {function.span()=>
         ::jobs::Origin {
@@ -88,33 +123,41 @@ pub(crate) fn registration(handler: &Handler<'_>) -> TokenStream {
     };
 
     quote! {
+        struct __JobsPayload;
+        #payload_slot
+        #(#extractor_slot_impls)*
+
         #[doc(hidden)]
         fn #erased(
-            invocation: ::jobs::Invocation,
+            __jobs_invocation: ::jobs::Invocation,
         ) -> ::jobs::__private::BoxFuture<
             ::core::result::Result<::jobs::JobResult, ::jobs::__private::HandlerFailure>,
         > {
             ::std::boxed::Box::pin(async move {
-                let payload = match #decode {
-                    ::core::result::Result::Ok(payload) => payload,
-                    ::core::result::Result::Err(failure) => {
-                        return ::core::result::Result::Err(failure);
-                    }
-                };
-                let output = #call.await;
+                let __jobs_payload =
+                    match ::jobs::__private::decode_payload::<__JobsPayload>(&__jobs_invocation, #payload_name) {
+                        ::core::result::Result::Ok(payload) => payload,
+                        ::core::result::Result::Err(failure) => return ::core::result::Result::Err(failure),
+                    };
+                #(#extractions)*
+                let __jobs_output = #call.await;
                 #convert
             })
         }
 
+        const __JOBS_STATE: &[::core::option::Option<::jobs::StateRequirement>] =
+            &[#(::jobs::__private::state_of::<#extractor_slots>()),*];
+
         ::jobs::__private::inventory::submit! {
             ::jobs::__private::JobRegistration::new(
-                <#payload as ::jobs::JobPayload>::NAME,
-                <#payload as ::jobs::JobPayload>::OPTIONS,
+                ::jobs::__private::name_of::<__JobsPayload>(),
+                ::jobs::__private::options_of::<__JobsPayload>(),
                 #erased,
-                ::jobs::__private::check_payload::<#payload>,
+                ::jobs::__private::check_payload_of::<__JobsPayload>,
                 #payload_name,
                 #location,
             )
+            .with_state(__JOBS_STATE)
         }
     }
 }
@@ -146,4 +189,116 @@ pub(crate) fn scoped(items: TokenStream) -> TokenStream {
             #items
         };
     }
+}
+
+/// Generates a `const` assertion for each key written on a
+/// `#[job(declared)]` handler, checking that the payload type declares the
+/// same value. Each assertion is spanned at the value written on the handler.
+pub(crate) fn declared_checks(
+    payload: &syn::Type,
+    name: Option<&Setting<String>>,
+    options: &OptionsSpec,
+) -> TokenStream {
+    // The registration's `__JobsPayload` slot names the payload type, so
+    // these checks add no error of their own when it is not a payload.
+    let options_of = quote!(::jobs::__private::options_of::<__JobsPayload>());
+    let type_text = type_name(payload);
+    let mut checks = Vec::new();
+
+    if let Some(name) = name {
+        let value = &name.value;
+        checks.push(DeclaredCheck {
+            span: name.span,
+            written: format!("name = {value:?}"),
+            condition: quote!(::jobs::__private::str_eq(::jobs::__private::name_of::<__JobsPayload>(), #value)),
+        });
+    }
+    if let Some(max_attempts) = &options.max_attempts {
+        let value = max_attempts.value;
+        checks.push(DeclaredCheck {
+            span: max_attempts.span,
+            written: format!("max_attempts = {value}"),
+            condition: quote!(#options_of.max_attempts == #value),
+        });
+    }
+    for (key, setting, field) in [
+        ("timeout", &options.timeout, quote!(timeout)),
+        (
+            "visibility_timeout",
+            &options.visibility_timeout,
+            quote!(visibility_timeout),
+        ),
+    ] {
+        if let Some(setting) = setting {
+            let value = duration::to_tokens(setting.value);
+            checks.push(DeclaredCheck {
+                span: setting.span,
+                written: format!("{key} = \"{}\"", humantime::format_duration(setting.value)),
+                condition: quote!(::jobs::__private::duration_is(#options_of.#field, #value)),
+            });
+        }
+    }
+    if let Some(backoff) = &options.backoff {
+        let declared_backoff = quote!(#options_of.backoff);
+        if let Some(kind) = &backoff.kind {
+            let (text, condition) = match kind.value {
+                BackoffKind::Linear => (
+                    "linear",
+                    quote!(!::jobs::__private::backoff_is_exponential(#declared_backoff)),
+                ),
+                BackoffKind::Exponential => (
+                    "exponential",
+                    quote!(::jobs::__private::backoff_is_exponential(#declared_backoff)),
+                ),
+            };
+            checks.push(DeclaredCheck {
+                span: kind.span,
+                written: format!("backoff = \"{text}\""),
+                condition,
+            });
+        }
+        if let Some(base) = &backoff.base_seconds {
+            let value = base.value;
+            checks.push(DeclaredCheck {
+                span: base.span,
+                written: format!("backoff_seconds = {value}"),
+                condition: quote!(::jobs::__private::backoff_base_is(#declared_backoff, #value)),
+            });
+        }
+        if let Some(max_delay) = &backoff.max_delay {
+            let value = duration::to_tokens(max_delay.value);
+            checks.push(DeclaredCheck {
+                span: max_delay.span,
+                written: format!("max_backoff = \"{}\"", humantime::format_duration(max_delay.value)),
+                condition: quote!(::jobs::__private::backoff_max_delay_is(#declared_backoff, #value)),
+            });
+        }
+        if let Some(jitter) = &backoff.jitter {
+            let value = jitter.value;
+            checks.push(DeclaredCheck {
+                span: jitter.span,
+                written: format!("jitter = {value}"),
+                condition: quote!(::jobs::__private::backoff_jitter_is(#declared_backoff, #value)),
+            });
+        }
+    }
+
+    let assertions = checks.into_iter().map(|check| {
+        let message = format!(
+            "`{}` on this handler differs from what `{type_text}` declares in its `#[job(...)]`; remove it here or make the two match",
+            check.written
+        );
+        let condition = check.condition;
+        quote_spanned! {check.span=>
+            const _: () = ::core::assert!(#condition, #message);
+        }
+    });
+    quote!(#(#assertions)*)
+}
+
+/// One key of a `#[job(declared)]` handler, compared with the payload's declaration.
+struct DeclaredCheck {
+    span: proc_macro2::Span,
+    written: String,
+    condition: TokenStream,
 }

@@ -28,21 +28,22 @@ pub(crate) fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     config.read_tokens(args, Site::Handler, &mut errors);
     let options = options::build(&config, &mut errors);
     let handler = errors.take(signature::analyze(&function));
-    if let Some(extra) = handler.as_ref().and_then(|handler| handler.extractors.first()) {
-        errors.push_at(
-            extra.span(),
-            "a `#[job]` handler takes one parameter, its payload; remove this parameter",
-        );
-    }
-    let name = errors.take(job_name(&config, &function));
+    let declared = config.declared.is_written();
+    let name = if declared {
+        // The payload type's `JobPayload` implementation supplies the name.
+        Some(String::new())
+    } else {
+        errors.take(job_name(&config, &function))
+    };
 
     match (errors.finish(), handler, name) {
+        (Ok(()), Some(handler), Some(_)) if declared => generate_declared(&handler, &config, &options),
         (Ok(()), Some(handler), Some(name)) => generate(&handler, &name, &options),
         (result, handler, _) => {
             let error = result.expect_err("a handler or name is missing only after an error");
             // With a valid signature, a fallback implementation keeps uses of
             // the payload type, such as `enqueue`, free of follow-on errors.
-            let fallback = handler.map(|handler| {
+            let fallback = handler.filter(|_| !declared).map(|handler| {
                 let name = function.sig.ident.to_string();
                 let empty = OptionsSpec::empty();
                 codegen::scoped(codegen::payload_impl(handler.payload, &name, &empty))
@@ -63,6 +64,20 @@ fn generate(handler: &Handler<'_>, name: &str, options: &OptionsSpec) -> TokenSt
     let registration = codegen::registration(handler);
     let items = codegen::scoped(quote! {
         #payload_impl
+        #registration
+    });
+    quote! {
+        #function
+        #items
+    }
+}
+
+fn generate_declared(handler: &Handler<'_>, config: &Config, options: &OptionsSpec) -> TokenStream {
+    let function = handler.function;
+    let checks = codegen::declared_checks(handler.payload, config.name.get(), options);
+    let registration = codegen::registration(handler);
+    let items = codegen::scoped(quote! {
+        #checks
         #registration
     });
     quote! {

@@ -28,7 +28,6 @@ pub(crate) enum Site {
     /// `#[job(...)]` on an `async fn` handler.
     Handler,
     /// `#[job(...)]` under `#[derive(JobPayload)]` on a payload type.
-    #[allow(dead_code)]
     PayloadType,
 }
 

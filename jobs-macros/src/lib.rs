@@ -3,6 +3,7 @@
 
 mod codegen;
 mod config;
+mod derive;
 mod duration;
 mod errors;
 mod expand;
@@ -17,4 +18,10 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::job(args.into(), input.into()).into()
+}
+
+/// Implements `JobPayload` for a payload type from its `#[job(...)]` attribute.
+#[proc_macro_derive(JobPayload, attributes(job))]
+pub fn derive_job_payload(input: TokenStream) -> TokenStream {
+    derive::job_payload(input.into()).into()
 }

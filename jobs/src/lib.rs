@@ -2,7 +2,7 @@
 //! Redis queue for production, and a `#[job]` attribute that ties a serde
 //! payload type to its handler.
 //!
-//! ```
+//! ```standalone_crate
 //! use jobs::{InMemoryJobQueue, JobPayload, Registry, job, process_one};
 //! use serde::{Deserialize, Serialize};
 //!
@@ -59,8 +59,9 @@ pub use backoff::{Backoff, BackoffStrategy, MAX_DELAY};
 pub use config::{ConfigError, Driver, JobsConfig, easy_jobs};
 pub use context::JobContext;
 pub use error::{EnqueueError, InvalidJob, QueueError, display_chain};
+pub use extract::{Data, FromInvocation, StateRequirement};
 pub use job::{DEFAULT_MAX_ATTEMPTS, Job, JobOptions, NewJob, validate_name};
-pub use jobs_macros::job;
+pub use jobs_macros::{JobPayload, job};
 pub use payload::Payload;
 pub use queue::memory::InMemoryJobQueue;
 #[cfg(feature = "redis")]
@@ -69,21 +70,28 @@ pub use queue::{DeadJob, DynQueue, FailOutcome, Failure, JobQueue, Lease, LeaseO
 pub use registry::error::{DispatchError, RegistryError};
 pub use registry::registration::{Invocation, Origin};
 pub use registry::result::{IntoJobResult, JobError, JobResult};
-pub use registry::{DEFAULT_TIMEOUT_ENV, HandlerInfo, Registry, default_timeout_from_env};
+pub use registry::{DEFAULT_TIMEOUT_ENV, HandlerInfo, Registry, RegistryBuilder, default_timeout_from_env};
 pub use scheduler::Scheduler;
 pub use typed::JobPayload;
 pub use worker::{JobEvent, JobOutcome, StopReport, Worker, WorkerRunner, process_one};
 
 /// The names most programs need: `use jobs::prelude::*;`.
 pub mod prelude {
-    pub use crate::{JobContext, JobError, JobPayload, JobQueue, JobResult, Registry, WorkerRunner, job};
+    pub use crate::{Data, JobContext, JobError, JobPayload, JobQueue, JobResult, Registry, WorkerRunner, job};
 }
 
 /// Runtime pieces for the code `#[job]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::extract::StateRequirement;
+    pub use crate::extract::declared::{
+        backoff_base_is, backoff_is_exponential, backoff_jitter_is, backoff_max_delay_is, duration_is, str_eq,
+    };
+    pub use crate::extract::handler::{
+        ExtractorSlot, HandlerPayload, PayloadSlot, check_payload_of, decode_payload, extract, into_handler_result,
+        name_of, options_of, require_send, state_of,
+    };
     pub use crate::registry::registration::{BoxFuture, HandlerFailure, HandlerFn, JobRegistration, PayloadCheck};
-    pub use crate::extract::handler::{decode_payload, into_handler_result, require_send};
     pub use crate::typed::{assert_payload, check_payload, decode};
     pub use inventory;
     pub use serde;

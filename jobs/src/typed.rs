@@ -16,7 +16,7 @@ use crate::queue::JobQueue;
 /// `#[job]` implements it for the payload type of the handler it annotates,
 /// so only payloads that some handler accepts can be enqueued:
 ///
-/// ```
+/// ```standalone_crate
 /// use jobs::{InMemoryJobQueue, JobPayload, job};
 /// use serde::{Deserialize, Serialize};
 ///
@@ -37,7 +37,7 @@ use crate::queue::JobQueue;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a job payload",
     label = "no job is declared with this payload type",
-    note = "put `#[jobs::job]` on an async fn whose first parameter is `{Self}`"
+    note = "put `#[jobs::job]` on an async fn whose first parameter is `{Self}`, or declare the job on the type with `#[derive(jobs::JobPayload)]` and `#[job(name = \"...\")]`"
 )]
 pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The job name, which selects the handler.

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +31,7 @@ impl Registry {
             return Err(DispatchError::UnknownJob { name });
         };
         let timeout = self.timeout_for(&name);
-        let invocation = Invocation::new(context);
+        let invocation = Invocation::new(context, Arc::clone(&self.state));
         let call = handler.call.clone();
         let run = async move {
             match call {

@@ -26,6 +26,26 @@ pub enum RegistryError {
         /// The value of the variable.
         value: String,
     },
+    /// A handler takes `Data<T>` but the registry was given no `T`.
+    #[error(
+        "job `{name}` handler {handler} needs state of type `{type_name}`, which the registry was not given; add it with `Registry::builder().state(value)`"
+    )]
+    MissingState {
+        /// The job name.
+        name: String,
+        /// The handler, with where it is defined.
+        handler: String,
+        /// The missing state type.
+        type_name: &'static str,
+    },
+    /// Two state values of one type were given to the registry.
+    #[error(
+        "state of type `{type_name}` was given to the registry twice; give each type once, and wrap values that share a type in distinct newtypes"
+    )]
+    DuplicateState {
+        /// The state type.
+        type_name: &'static str,
+    },
 }
 
 /// Why dispatching a job did not produce a [`JobResult`](crate::JobResult).

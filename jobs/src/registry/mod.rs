@@ -1,5 +1,6 @@
 //! The handler registry: job names mapped to handlers, their options and time limits.
 
+mod builder;
 mod dispatch;
 pub mod error;
 pub mod registration;
@@ -11,12 +12,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use builder::RegistryBuilder;
+
 use crate::context::JobContext;
+use crate::extract::state::StateMap;
 use crate::job::JobOptions;
 use crate::payload::Payload;
 use error::DispatchError;
 use error::{RegistryError, duplicate};
-use registration::{BoxFuture, HandlerFailure, HandlerFn, Invocation, JobRegistration, Origin, PayloadCheck};
+use registration::{BoxFuture, HandlerFailure, HandlerFn, Invocation, Origin, PayloadCheck};
 use result::{IntoJobResult, JobResult};
 
 /// The environment variable holding the time limit, in seconds, for handlers
@@ -58,12 +62,13 @@ pub struct HandlerInfo<'a> {
 /// Job names mapped to handlers.
 ///
 /// Build it from every `#[job]` handler linked into the binary with
-/// [`Registry::from_inventory`], or add handlers by hand with
-/// [`Registry::register`].
+/// [`Registry::from_inventory`], or with [`Registry::builder`] when handlers
+/// take shared state, and add handlers by hand with [`Registry::register`].
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Handler>,
     default_timeout: Option<Duration>,
+    state: Arc<StateMap>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -73,6 +78,7 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("handlers", &names)
             .field("default_timeout", &self.default_timeout)
+            .field("state", &self.state)
             .finish()
     }
 }
@@ -86,25 +92,17 @@ impl Registry {
     /// Collects every `#[job]` handler linked into the binary, and reads the
     /// default timeout from `JOB_DEFAULT_TIMEOUT_SECONDS`.
     ///
-    /// Fails when two handlers share a name (naming both), or when the
-    /// variable is set to something other than a positive number.
+    /// Fails when two handlers share a name (naming both), when a handler
+    /// takes `Data<T>` (give state with [`Registry::builder`] instead), or when
+    /// the variable is set to something other than a positive number.
     pub fn from_inventory() -> Result<Self, RegistryError> {
-        let mut registry = Self::new();
-        registry.default_timeout = default_timeout_from_env()?;
-        let mut records: Vec<&JobRegistration> = inventory::iter::<JobRegistration>().collect();
-        // Link order is not stable; sorting makes the duplicate report stable.
-        records.sort_by_key(|record| (record.name, record.origin.path, record.origin.file, record.origin.line));
-        for record in records {
-            let handler = Handler {
-                options: record.options,
-                call: Call::Static(record.handler),
-                check: Some(record.check),
-                payload_type: record.payload_type,
-                origin: record.origin,
-            };
-            registry.insert(record.name, handler)?;
-        }
-        Ok(registry)
+        Self::builder().from_inventory()
+    }
+
+    /// Starts a registry that gives shared state to its handlers:
+    /// `Registry::builder().state(pool).state(client).from_inventory()?`.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
     }
 
     /// Registers a handler by hand. It receives the job's context and reads the

@@ -3,8 +3,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::context::JobContext;
+use crate::extract::Data;
+use crate::extract::StateRequirement;
+use crate::extract::state::StateMap;
 use crate::job::JobOptions;
 use crate::payload::Payload;
 use crate::registry::result::{JobError, JobResult};
@@ -16,16 +20,22 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[derive(Debug)]
 pub struct Invocation {
     context: JobContext,
+    state: Arc<StateMap>,
 }
 
 impl Invocation {
-    pub(crate) fn new(context: JobContext) -> Self {
-        Self { context }
+    pub(crate) fn new(context: JobContext, state: Arc<StateMap>) -> Self {
+        Self { context, state }
     }
 
     /// The running job's context.
     pub fn context(&self) -> &JobContext {
         &self.context
+    }
+
+    /// The registry's state of type `T`, if it was given one.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Data<T>> {
+        self.state.get::<T>().map(Data::from)
     }
 
     /// Takes the context out of the invocation.
@@ -68,6 +78,8 @@ pub struct JobRegistration {
     pub(crate) check: PayloadCheck,
     pub(crate) payload_type: &'static str,
     pub(crate) origin: Origin,
+    /// The state each extractor reads, `None` for those that read none.
+    pub(crate) state: &'static [Option<StateRequirement>],
 }
 
 /// Where a handler is defined, for messages about it.
@@ -105,7 +117,16 @@ impl JobRegistration {
             check,
             payload_type,
             origin,
+            state: &[],
         }
+    }
+
+    /// Records the state the handler's extractors read, which the registry
+    /// checks for when it is built. Called by the code `#[job]` generates.
+    #[doc(hidden)]
+    pub const fn with_state(mut self, state: &'static [Option<StateRequirement>]) -> Self {
+        self.state = state;
+        self
     }
 }
 
