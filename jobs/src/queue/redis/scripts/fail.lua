@@ -1,0 +1,46 @@
+-- Records a failed attempt while the lease token still matches: stores the
+-- error in `last_error`, then schedules a retry on the delayed set, or
+-- dead-letters the job when the failure is permanent or its attempts are
+-- used up. Returns 0 when the lease is lost, 1 when retrying, 2 when dead.
+--
+-- KEYS[1]  {p}:processing      LIST of reserved ids
+-- KEYS[2]  {p}:processing_vt   ZSET, id -> lease deadline
+-- KEYS[3]  {p}:delayed         ZSET, id -> due time in epoch seconds
+-- KEYS[4]  {p}:dlq             LIST of dead ids, newest at the head
+-- KEYS[5]  {p}:job:{id}        the job hash
+-- ARGV[1]  job id
+-- ARGV[2]  lease token
+-- ARGV[3]  error text
+-- ARGV[4]  `retry`, or `permanent` to dead-letter whatever attempts remain
+-- ARGV[5]  retry delay in milliseconds
+-- ARGV[6]  retry time as ISO 8601 text, stored as `available_at`
+-- ARGV[7]  current time as ISO 8601 text, stored as `died_at`
+
+local id = ARGV[1]
+local key = KEYS[5]
+if redis.call('HGET', key, 'lease') ~= ARGV[2]
+  or not redis.call('ZSCORE', KEYS[2], id) then
+  return 0
+end
+
+redis.call('LREM', KEYS[1], 0, id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('HSET', key, 'last_error', ARGV[3])
+redis.call('HDEL', key, 'lease', 'visible_at')
+
+-- The reserve script wrote both counters as integers, so they parse.
+local attempts = tonumber(redis.call('HGET', key, 'attempts')) or 0
+local max_attempts = tonumber(redis.call('HGET', key, 'max_attempts')) or 5
+
+if ARGV[4] == 'retry' and attempts < max_attempts then
+  local time = redis.call('TIME')
+  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local due_ms = now_ms + tonumber(ARGV[5])
+  redis.call('ZADD', KEYS[3], string.format('%.3f', due_ms / 1000), id)
+  redis.call('HSET', key, 'available_at', ARGV[6])
+  return 1
+end
+
+redis.call('HSET', key, 'died_at', ARGV[7])
+redis.call('LPUSH', KEYS[4], id)
+return 2

@@ -1,0 +1,29 @@
+-- Hands a reserved job back without counting the attempt, while the lease
+-- token still matches: attempts - 1, and the id goes to the tail of the
+-- ready list, so it is the next job popped. Returns 1, or 0 when the lease
+-- is lost.
+--
+-- KEYS[1]  {p}:processing      LIST of reserved ids
+-- KEYS[2]  {p}:processing_vt   ZSET, id -> lease deadline
+-- KEYS[3]  {p}:ready           LIST, popped at the tail
+-- KEYS[4]  {p}:job:{id}        the job hash
+-- ARGV[1]  job id
+-- ARGV[2]  lease token
+
+local id = ARGV[1]
+local key = KEYS[4]
+if redis.call('HGET', key, 'lease') ~= ARGV[2]
+  or not redis.call('ZSCORE', KEYS[2], id) then
+  return 0
+end
+
+local attempts = tonumber(redis.call('HGET', key, 'attempts')) or 0
+if attempts > 0 then
+  attempts = attempts - 1
+end
+redis.call('HSET', key, 'attempts', string.format('%d', attempts))
+redis.call('HDEL', key, 'lease', 'visible_at')
+redis.call('LREM', KEYS[1], 0, id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('RPUSH', KEYS[3], id)
+return 1

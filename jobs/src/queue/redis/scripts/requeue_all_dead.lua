@@ -1,0 +1,28 @@
+-- Moves up to ARGV[1] dead jobs back to the ready list, oldest first, with
+-- their attempts reset to 0 and `last_error` kept. Ids whose hash is gone
+-- are dropped. Returns {ids removed from the dead-letter queue, jobs requeued};
+-- the caller repeats while the first number equals the limit.
+--
+-- KEYS[1]  {p}:dlq             LIST of dead ids, newest at the head
+-- KEYS[2]  {p}:ready           LIST, new ids pushed at the head
+-- KEYS[3]  {p}:job:            start of the job hash keys; the id is appended
+-- ARGV[1]  maximum number of ids to take in this call
+
+local limit = tonumber(ARGV[1])
+local removed = 0
+local requeued = 0
+while removed < limit do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then
+    break
+  end
+  removed = removed + 1
+  local key = KEYS[3] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'attempts', '0')
+    redis.call('HDEL', key, 'died_at')
+    redis.call('LPUSH', KEYS[2], id)
+    requeued = requeued + 1
+  end
+end
+return {removed, requeued}

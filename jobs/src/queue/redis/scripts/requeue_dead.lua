@@ -1,0 +1,20 @@
+-- Moves one dead job back to the ready list with its attempts reset to 0.
+-- `last_error` is kept. Returns 1, or 0 when no dead job has that id (an id
+-- in the dead-letter queue whose hash is gone is dropped).
+--
+-- KEYS[1]  {p}:dlq             LIST of dead ids
+-- KEYS[2]  {p}:ready           LIST, new ids pushed at the head
+-- KEYS[3]  {p}:job:{id}        the job hash
+-- ARGV[1]  job id
+
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return 0
+end
+
+redis.call('HSET', KEYS[3], 'attempts', '0')
+redis.call('HDEL', KEYS[3], 'died_at')
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return 1

@@ -1,0 +1,179 @@
+-- Reserves up to ARGV[1] due jobs under new leases, counting one attempt
+-- each. Before popping it moves due delayed jobs to the ready list, and jobs
+-- whose lease expired back to the ready list or, with their attempts used
+-- up, to the dead-letter queue. All times come from the server's clock.
+--
+-- KEYS[1]  {p}:ready           LIST, pushed at the head, popped at the tail
+-- KEYS[2]  {p}:processing      LIST of reserved ids
+-- KEYS[3]  {p}:processing_vt   ZSET, id -> lease deadline in epoch seconds
+-- KEYS[4]  {p}:delayed         ZSET, id -> due time in epoch seconds
+-- KEYS[5]  {p}:dlq             LIST of dead ids, newest at the head
+-- KEYS[6]  {p}:job:            start of the job hash keys; the id is appended
+-- ARGV[1]  maximum number of jobs to reserve
+-- ARGV[2]  default visibility timeout in milliseconds
+-- ARGV[3]  lease token prefix, unique to this call; a token is prefix .. id
+-- ARGV[4]  batch limit: at most this many delayed jobs promoted, expired
+--          leases handled and ready entries skipped in one call
+-- ARGV[5]  current time as ISO 8601 text, stored as `died_at`
+--
+-- Returns {more, {{id, token, visibility_timeout_ms, {field, value, ...}}, ...}}.
+-- `more` is 1 when the call stopped at the limit of skipped entries, so jobs
+-- may still be ready.
+
+local max_jobs = tonumber(ARGV[1])
+local default_timeout_ms = tonumber(ARGV[2])
+local token_prefix = ARGV[3]
+local limit = tonumber(ARGV[4])
+local died_at = ARGV[5]
+
+-- The maximum lease: 100 years in milliseconds, the crate's MAX_DELAY.
+local MAX_LEASE_MS = 3153600000000
+
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = string.format('%.3f', now_ms / 1000)
+
+-- Reads attempts or max_attempts. A missing or empty field gives the default.
+-- A value that is not an integer from 0 to 2^32 - 1 gives nil and a message
+-- naming the field and the value, so the job is dead-lettered instead of
+-- failing every reservation.
+local function counter(id, key, name, default)
+  local raw = redis.call('HGET', key, name)
+  if not raw or raw == '' then
+    return default
+  end
+  local n = tonumber(raw)
+  if n == nil or n ~= math.floor(n) or n < 0 or n > 4294967295 then
+    return nil, string.format(
+      'job %s is stored with an invalid `%s` field: %q; it must be a non-negative integer',
+      id, name, string.sub(raw, 1, 100))
+  end
+  return n
+end
+
+local function counters(id, key)
+  local attempts, attempts_error = counter(id, key, 'attempts', 0)
+  local max_attempts, max_error = counter(id, key, 'max_attempts', 5)
+  return attempts, max_attempts, attempts_error or max_error
+end
+
+-- The caller has already taken the id off the ready and processing lists.
+local function dead_letter(id, key, message)
+  redis.call('HSET', key, 'last_error', message, 'died_at', died_at)
+  redis.call('HDEL', key, 'lease', 'visible_at')
+  redis.call('LPUSH', KEYS[5], id)
+end
+
+local function promote_due()
+  local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    -- Only the caller that removed the id pushes it, so a Python worker
+    -- promoting at the same time cannot queue it twice.
+    if redis.call('ZREM', KEYS[4], id) == 1 then
+      redis.call('LPUSH', KEYS[1], id)
+    end
+  end
+end
+
+-- A job whose lease expired goes to the head of the ready list, behind the
+-- jobs already waiting, as svc-infra and the in-memory queue do.
+local function requeue_expired()
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('LREM', KEYS[2], 0, id)
+    local key = KEYS[6] .. id
+    if redis.call('EXISTS', key) == 1 then
+      local attempts, max_attempts, invalid = counters(id, key)
+      if invalid then
+        dead_letter(id, key, invalid)
+      elseif attempts >= max_attempts then
+        dead_letter(id, key, string.format(
+          'lease expired on attempt %d of %d: the worker neither acked nor failed the job within its visibility timeout',
+          attempts, max_attempts))
+      else
+        redis.call('HDEL', key, 'lease', 'visible_at')
+        redis.call('LPUSH', KEYS[1], id)
+      end
+    end
+  end
+end
+
+local function lease(id, key, attempts, max_attempts)
+  local timeout_ms = tonumber(redis.call('HGET', key, 'visibility_timeout_ms'))
+  if not timeout_ms or timeout_ms < 1 or timeout_ms ~= math.floor(timeout_ms) then
+    timeout_ms = default_timeout_ms
+  end
+  timeout_ms = math.min(timeout_ms, MAX_LEASE_MS)
+  local deadline_ms = now_ms + timeout_ms
+  local token = token_prefix .. id
+  -- Both counters are written back as plain integers, so later scripts and
+  -- svc-infra's int() parse them.
+  redis.call('HSET', key,
+    'attempts', string.format('%d', attempts),
+    'max_attempts', string.format('%d', max_attempts),
+    'lease', token,
+    'visible_at', string.format('%d', math.floor(deadline_ms / 1000)))
+  redis.call('ZADD', KEYS[3], string.format('%.3f', deadline_ms / 1000), id)
+  return {id, token, timeout_ms, redis.call('HGETALL', key)}
+end
+
+-- Pops one id and reserves it. Returns the reservation, or nil when the id
+-- was skipped; the second result is false when the ready list is empty.
+local function reserve_next()
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not id then
+    return nil, false
+  end
+  local key = KEYS[6] .. id
+
+  if redis.call('ZSCORE', KEYS[3], id) then
+    -- A second copy of an id that is already leased: drop only this copy,
+    -- which LMOVE just put at the head of the processing list.
+    redis.call('LREM', KEYS[2], 1, id)
+    return nil, true
+  end
+  if redis.call('EXISTS', key) == 0 then
+    -- An id without a hash (acked elsewhere, or garbage) is dropped.
+    redis.call('LREM', KEYS[2], 0, id)
+    return nil, true
+  end
+
+  local attempts, max_attempts, invalid = counters(id, key)
+  if invalid then
+    redis.call('LREM', KEYS[2], 0, id)
+    dead_letter(id, key, invalid)
+    return nil, true
+  end
+  if attempts >= max_attempts then
+    -- Another worker used the last attempt (a svc-infra worker requeues an
+    -- expired lease without checking attempts).
+    redis.call('LREM', KEYS[2], 0, id)
+    dead_letter(id, key, string.format(
+      'attempts exhausted: the job was reserved %d times and allows %d',
+      attempts, max_attempts))
+    return nil, true
+  end
+  return lease(id, key, attempts + 1, max_attempts), true
+end
+
+promote_due()
+requeue_expired()
+
+local reserved = {}
+local skipped = 0
+while #reserved < max_jobs do
+  if skipped >= limit then
+    return {1, reserved}
+  end
+  local job, popped = reserve_next()
+  if not popped then
+    break
+  end
+  if job then
+    reserved[#reserved + 1] = job
+  else
+    skipped = skipped + 1
+  end
+end
+return {0, reserved}
