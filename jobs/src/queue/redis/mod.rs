@@ -1,79 +1,302 @@
-//! The Redis queue. (Being built.)
+//! The Redis queue.
+//!
+//! # Keys
+//!
+//! The keys and hash fields are those of svc-infra's Python `RedisJobQueue`,
+//! so Python producers and workers can share a prefix `p` (default `jobs`)
+//! with ours:
+//!
+//! | key | type | contents |
+//! |---|---|---|
+//! | `{p}:ready` | LIST | due job ids, pushed at the head, popped at the tail (FIFO) |
+//! | `{p}:processing` | LIST | reserved job ids |
+//! | `{p}:processing_vt` | ZSET | reserved ids, scored by lease deadline in epoch seconds |
+//! | `{p}:delayed` | ZSET | waiting ids, scored by due time in epoch seconds |
+//! | `{p}:seq` | STRING | the id counter: each job id is `INCR {p}:seq` |
+//! | `{p}:job:{id}` | HASH | the job's fields |
+//! | `{p}:dlq` | LIST | dead job ids, newest at the head |
+//!
+//! A job whose lease expires goes back to the head of `{p}:ready`, behind the
+//! jobs already waiting, as in svc-infra and the in-memory queue. A released
+//! job goes to the tail, so it is the next one popped.
+//!
+//! # Atomicity and time
+//!
+//! Every change that touches more than one key is one Lua script (see the
+//! `scripts/` folder), so a crash or a concurrent worker never finds a job in
+//! two states or in none. Scripts take the time from the server's `TIME`, so
+//! due times and lease deadlines follow one clock for all workers. The
+//! `available_at` and `died_at` texts are informational and come from the
+//! worker's clock.
+//!
+//! On Redis Cluster, a queue's keys must share a slot: use a hash-tagged
+//! prefix such as `{jobs}`. Cluster connections are not implemented yet.
+//!
+//! # Lost connections
+//!
+//! The connection is a `redis::aio::ConnectionManager` (redis crate 1.8). When
+//! the connection drops, the commands in flight on it fail with an I/O error
+//! and are not sent again. The manager starts reconnecting in the background,
+//! and later commands wait for the new connection. A failed command may or may
+//! not have run on the server: for example a reserve whose reply was lost has
+//! still reserved its jobs, which return to the queue when their leases
+//! expire, and an enqueue reported as failed may have stored the job. Every
+//! command, including its wait for a reconnection, is bounded by the response
+//! timeout (5 s by default), so operations fail instead of hanging while Redis
+//! is down, with errors for which [`QueueError::is_transient`] is true.
+//!
+//! [`QueueError::is_transient`]: crate::QueueError::is_transient
 
-use crate::config::ConfigError;
+mod codec;
+mod connect;
+mod connection;
+mod dead;
+mod enqueue;
+mod inspect;
+mod keys;
+mod reserve;
+mod scripts;
+mod settle;
 
-/// Placeholder.
-#[derive(Debug)]
-pub struct RedisJobQueue;
+use std::fmt;
+use std::time::Duration;
 
-/// Placeholder.
-#[derive(Debug, Default)]
-pub struct RedisQueueOptions;
+use async_trait::async_trait;
+use redis::RedisError;
+
+use self::connection::Connection;
+use self::keys::Keys;
+use super::memory::DEFAULT_VISIBILITY_TIMEOUT;
+use super::{DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved};
+use crate::config::{ConfigError, DEFAULT_REDIS_PREFIX};
+use crate::error::{EnqueueError, QueueError};
+use crate::job::{Job, NewJob};
+
+/// The maximum number of items one script call handles: jobs reserved,
+/// delayed jobs promoted, expired leases, skipped ready entries, or dead jobs
+/// requeued or purged. It keeps any one script from blocking Redis for long.
+const BATCH_LIMIT: usize = 100;
+
+/// Settings of a [`RedisJobQueue`].
+#[derive(Debug, Clone)]
+pub struct RedisQueueOptions {
+    prefix: String,
+    visibility_timeout: Duration,
+    response_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Default for RedisQueueOptions {
+    /// Prefix `jobs`, 60 s visibility timeout, 5 s response and connect timeouts.
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
+            response_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 impl RedisQueueOptions {
-    /// Placeholder.
-    pub fn prefix(self, _prefix: &str) -> Self {
+    /// Sets the key prefix. On Redis Cluster, use a hash tag such as `{jobs}`
+    /// so all the queue's keys share a slot.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the lease length for jobs that do not set their own.
+    ///
+    /// # Panics
+    ///
+    /// If `visibility_timeout` is zero.
+    pub fn visibility_timeout(mut self, visibility_timeout: Duration) -> Self {
+        assert!(!visibility_timeout.is_zero(), "the visibility timeout must be positive");
+        self.visibility_timeout = visibility_timeout;
+        self
+    }
+
+    /// Sets how long one command may take, including the wait for a
+    /// reconnection, before it fails with a timeout error.
+    ///
+    /// # Panics
+    ///
+    /// If `response_timeout` is zero.
+    pub fn response_timeout(mut self, response_timeout: Duration) -> Self {
+        assert!(!response_timeout.is_zero(), "the response timeout must be positive");
+        self.response_timeout = response_timeout;
+        self
+    }
+
+    /// Sets how long [`RedisJobQueue::connect`] tries to reach the server.
+    ///
+    /// # Panics
+    ///
+    /// If `connect_timeout` is zero.
+    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        assert!(!connect_timeout.is_zero(), "the connect timeout must be positive");
+        self.connect_timeout = connect_timeout;
         self
     }
 }
 
-impl RedisJobQueue {
-    /// Placeholder.
-    pub async fn connect(_url: &str, _options: RedisQueueOptions) -> Result<Self, ConfigError> {
-        unimplemented!("the Redis queue is being built")
+/// A queue stored in Redis, with the key layout of svc-infra.
+///
+/// Cloning is cheap and shares the connection.
+#[derive(Clone)]
+pub struct RedisJobQueue {
+    connection: Connection,
+    keys: Keys,
+    visibility_timeout: Duration,
+    masked_url: String,
+}
+
+impl fmt::Debug for RedisJobQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisJobQueue")
+            .field("url", &self.masked_url)
+            .field("prefix", &self.keys.prefix())
+            .field("visibility_timeout", &self.visibility_timeout)
+            .finish_non_exhaustive()
     }
 }
 
-#[async_trait::async_trait]
-impl crate::queue::JobQueue for RedisJobQueue {
-    async fn enqueue(&self, _: crate::NewJob) -> Result<crate::Job, crate::EnqueueError> {
-        unimplemented!()
+impl RedisJobQueue {
+    /// Connects to the Redis server at `url` (`redis://`, `rediss://` when the
+    /// redis crate is built with TLS, or `unix://`) and checks that it replies to PING.
+    ///
+    /// Logs a warning when the server's `maxmemory-policy` is not
+    /// `noeviction`, because eviction can delete jobs.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidPrefix`] for an empty prefix or one with
+    /// whitespace, [`ConfigError::InvalidRedisUrl`] for a malformed URL, and
+    /// [`ConfigError::RedisUnreachable`] when the server does not reply within
+    /// the connect timeout. Both URL errors show the URL with its password
+    /// replaced by `***`.
+    pub async fn connect(url: &str, options: RedisQueueOptions) -> Result<Self, ConfigError> {
+        check_prefix(&options.prefix)?;
+        let masked_url = connect::mask_password(url);
+        let client = connect::client(url, &masked_url)?;
+        let timeouts = connect::Timeouts {
+            connect: options.connect_timeout,
+            response: options.response_timeout,
+        };
+        let connection = connect::open(client, &masked_url, &timeouts).await?;
+        Ok(Self {
+            connection,
+            keys: Keys::new(&options.prefix),
+            visibility_timeout: options.visibility_timeout,
+            masked_url,
+        })
     }
-    async fn reserve(&self) -> Result<Option<crate::Reserved>, crate::QueueError> {
-        unimplemented!()
+
+    /// Returns the key prefix.
+    pub fn prefix(&self) -> &str {
+        self.keys.prefix()
     }
-    async fn ack(&self, _: &crate::Lease) -> Result<crate::LeaseOutcome, crate::QueueError> {
-        unimplemented!()
+}
+
+fn check_prefix(prefix: &str) -> Result<(), ConfigError> {
+    let reason = if prefix.is_empty() {
+        "it is empty"
+    } else if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains whitespace or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidPrefix {
+        value: prefix.to_owned(),
+        reason: format!("{reason}; use letters, digits and `:`, `_`, `-` or a hash tag such as `{{jobs}}`"),
+    })
+}
+
+/// Wraps a Redis error with the queue operation that issued it.
+fn redis_error(operation: &'static str) -> impl FnOnce(RedisError) -> QueueError {
+    move |source| QueueError::Redis { operation, source }
+}
+
+#[async_trait]
+impl JobQueue for RedisJobQueue {
+    /// Cancel safety: when the future is dropped, the job may or may not be stored.
+    async fn enqueue(&self, job: NewJob) -> Result<Job, EnqueueError> {
+        self.enqueue_one(job).await
     }
-    async fn fail(
-        &self,
-        _: &crate::Lease,
-        _: crate::Failure,
-    ) -> Result<crate::FailOutcome, crate::QueueError> {
-        unimplemented!()
+
+    /// Sends the jobs in pipelined batches of up to 1000 script calls, one
+    /// round trip per batch.
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
+        self.enqueue_batch(jobs).await
     }
-    async fn release(&self, _: &crate::Lease) -> Result<crate::LeaseOutcome, crate::QueueError> {
-        unimplemented!()
+
+    async fn reserve(&self) -> Result<Option<Reserved>, QueueError> {
+        Ok(self.reserve_up_to(1).await?.pop())
     }
-    async fn extend_lease(
-        &self,
-        _: &crate::Lease,
-    ) -> Result<crate::LeaseOutcome, crate::QueueError> {
-        unimplemented!()
+
+    /// Reserves up to 100 jobs per script call, so `max` above 100 takes
+    /// several round trips. A call also stops after skipping 100 ready entries
+    /// (ids without a hash, or jobs to dead-letter), and is then repeated.
+    async fn reserve_many(&self, max: usize) -> Result<Vec<Reserved>, QueueError> {
+        self.reserve_up_to(max).await
     }
-    async fn job(&self, _: &str) -> Result<Option<crate::Job>, crate::QueueError> {
-        unimplemented!()
+
+    /// Returns at once when jobs are ready. Otherwise it sleeps until the next
+    /// delayed job is due, the next lease expires or `max_wait` has passed,
+    /// whichever is first. A job enqueued meanwhile does not wake it.
+    async fn wait_for_job(&self, max_wait: Duration) -> Result<(), QueueError> {
+        self.wait_until_due(max_wait).await
     }
-    async fn stats(&self) -> Result<crate::QueueStats, crate::QueueError> {
-        unimplemented!()
+
+    async fn ack(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
+        self.ack_lease(lease).await
     }
-    async fn dead_jobs(
-        &self,
-        _: usize,
-        _: usize,
-    ) -> Result<Vec<crate::DeadJob>, crate::QueueError> {
-        unimplemented!()
+
+    async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {
+        self.fail_lease(lease, failure).await
     }
-    async fn requeue_dead(&self, _: &str) -> Result<bool, crate::QueueError> {
-        unimplemented!()
+
+    async fn release(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
+        self.release_lease(lease).await
     }
-    async fn requeue_all_dead(&self) -> Result<u64, crate::QueueError> {
-        unimplemented!()
+
+    async fn extend_lease(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
+        self.extend(lease).await
     }
-    async fn purge_dead(&self) -> Result<u64, crate::QueueError> {
-        unimplemented!()
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, QueueError> {
+        self.read_job(id).await
     }
-    fn visibility_timeout(&self) -> std::time::Duration {
-        unimplemented!()
+
+    /// Counts `{p}:ready`, `{p}:delayed`, `{p}:processing_vt` and `{p}:dlq`.
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.count_jobs().await
+    }
+
+    /// Skips ids in the dead-letter queue whose hash is gone, so it may return
+    /// fewer than `limit` jobs while more follow.
+    async fn dead_jobs(&self, offset: usize, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
+        self.list_dead(offset, limit).await
+    }
+
+    async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError> {
+        self.requeue_one_dead(id).await
+    }
+
+    /// Moves up to 100 jobs per script call, so a failure part way leaves the
+    /// earlier batches requeued. Ids whose hash is gone are dropped and not counted.
+    async fn requeue_all_dead(&self) -> Result<u64, QueueError> {
+        self.requeue_dead_batches().await
+    }
+
+    /// Deletes up to 100 jobs per script call, so a failure part way leaves the
+    /// earlier batches deleted. Ids whose hash is gone are dropped and not counted.
+    async fn purge_dead(&self) -> Result<u64, QueueError> {
+        self.purge_dead_batches().await
+    }
+
+    fn visibility_timeout(&self) -> Duration {
+        self.visibility_timeout
     }
 }
