@@ -48,9 +48,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let mut pending = HashMap::new();
     for job in [
-        ResizeImage { path: "cat.png".into(), width: 640 }.enqueue(&queue).await?,
-        SyncInventory { warehouse: "LIS-2".into() }.enqueue(&queue).await?,
-        ChargeCard { card: "tok_4242".into(), cents: 1299 }.enqueue(&queue).await?,
+        ResizeImage {
+            path: "cat.png".into(),
+            width: 640,
+        }
+        .enqueue(&queue)
+        .await?,
+        SyncInventory {
+            warehouse: "LIS-2".into(),
+        }
+        .enqueue(&queue)
+        .await?,
+        ChargeCard {
+            card: "tok_4242".into(),
+            cents: 1299,
+        }
+        .enqueue(&queue)
+        .await?,
         SendReminder { user_id: 42 }.enqueue_in(&queue, REMINDER_DELAY).await?,
     ] {
         println!("enqueued job {} {}", job.id, job.name);
