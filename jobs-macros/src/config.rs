@@ -248,6 +248,13 @@ where
             ));
         }
     };
+    // syn reads `-2` as one negative literal, not as a negation.
+    if literal.base10_digits().starts_with('-') {
+        return Err(syn::Error::new_spanned(
+            literal,
+            format!("`{key}` cannot be negative, found `{literal}`; write e.g. `{example}`"),
+        ));
+    }
     let parsed = literal.base10_parse::<T>().map_err(|_| {
         syn::Error::new(
             literal.span(),

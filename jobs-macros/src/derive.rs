@@ -36,7 +36,8 @@ pub(crate) fn job_payload(input: TokenStream) -> TokenStream {
     }
     let options = options::build(&config, &mut errors);
 
-    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+    let generic = !input.generics.params.is_empty() || input.generics.where_clause.is_some();
+    if generic {
         errors.push_at(
             input.generics.span(),
             "`JobPayload` cannot be derived for a generic type: a job name stands for one concrete payload type; derive it for a type without generic parameters",
@@ -62,8 +63,10 @@ pub(crate) fn job_payload(input: TokenStream) -> TokenStream {
         Ok(()) => codegen::scoped(codegen::payload_impl(&payload, &name, &options)),
         Err(error) => {
             // The fallback implementation keeps uses of the type, such as
-            // `enqueue`, free of follow-on errors.
-            let fallback = codegen::scoped(codegen::payload_impl(&payload, &name, &OptionsSpec::empty()));
+            // `enqueue`, free of follow-on errors. A generic type gets none,
+            // because an implementation for it would need the parameters.
+            let fallback =
+                (!generic).then(|| codegen::scoped(codegen::payload_impl(&payload, &name, &OptionsSpec::empty())));
             let error = error.to_compile_error();
             quote! {
                 #fallback

@@ -1,0 +1,6 @@
+use jobs::job;
+
+#[job]
+const RESIZE: &str = "resize";
+
+fn main() {}

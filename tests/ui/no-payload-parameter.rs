@@ -1,0 +1,6 @@
+use jobs::job;
+
+#[job(name = "nightly_cleanup")]
+async fn cleanup() {}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use jobs::job;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Resize {
+    width: u32,
+}
+
+#[job]
+fn resize(_image: Resize) {}
+
+fn main() {}
