@@ -1,9 +1,11 @@
-//! Configuration from the environment: `JOBS_DRIVER`, `REDIS_URL`, `JOBS_REDIS_PREFIX`.
+//! Configuration from the environment: `JOBS_DRIVER`, `REDIS_URL`,
+//! `JOBS_REDIS_PREFIX` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::queue::DynQueue;
-use crate::queue::memory::InMemoryJobQueue;
+use crate::queue::memory::{DEFAULT_VISIBILITY_TIMEOUT, InMemoryJobQueue};
 use crate::scheduler::Scheduler;
 
 /// Selects the queue backend: `memory` (the default) or `redis`.
@@ -12,6 +14,8 @@ pub const DRIVER_ENV: &str = "JOBS_DRIVER";
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 /// The key prefix of the Redis queue; use a hash tag such as `{jobs}` on Redis Cluster.
 pub const REDIS_PREFIX_ENV: &str = "JOBS_REDIS_PREFIX";
+/// The default lease length in seconds, for jobs that set none.
+pub const VISIBILITY_TIMEOUT_ENV: &str = "JOBS_VISIBILITY_TIMEOUT_SECONDS";
 /// The Redis URL used when `REDIS_URL` is unset.
 pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/0";
 /// The Redis key prefix used when `JOBS_REDIS_PREFIX` is unset, as in svc-infra.
@@ -66,6 +70,14 @@ pub enum ConfigError {
         /// The connection error.
         reason: String,
     },
+    /// `JOBS_VISIBILITY_TIMEOUT_SECONDS` is not a positive number.
+    #[error(
+        "JOBS_VISIBILITY_TIMEOUT_SECONDS={value:?} is not a positive number of seconds; set it to a value such as 60 or unset it"
+    )]
+    InvalidVisibilityTimeout {
+        /// The value of the variable.
+        value: String,
+    },
     /// The key prefix is unusable.
     #[error("JOBS_REDIS_PREFIX={value:?} is invalid: {reason}")]
     InvalidPrefix {
@@ -89,6 +101,8 @@ pub struct JobsConfig {
     pub redis_url: String,
     /// The Redis key prefix.
     pub redis_prefix: String,
+    /// The lease length for jobs that set none.
+    pub visibility_timeout: Duration,
 }
 
 impl Default for JobsConfig {
@@ -97,6 +111,7 @@ impl Default for JobsConfig {
             driver: Driver::Memory,
             redis_url: DEFAULT_REDIS_URL.to_owned(),
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
         }
     }
 }
@@ -121,6 +136,9 @@ impl JobsConfig {
         if let Some(prefix) = read(REDIS_PREFIX_ENV) {
             config.redis_prefix = prefix;
         }
+        if let Some(value) = read(VISIBILITY_TIMEOUT_ENV) {
+            config.visibility_timeout = parse_seconds(&value).ok_or(ConfigError::InvalidVisibilityTimeout { value })?;
+        }
         Ok(config)
     }
 
@@ -128,10 +146,14 @@ impl JobsConfig {
     /// server, so a wrong URL fails here and not at the first job.
     pub async fn connect(&self) -> Result<DynQueue, ConfigError> {
         match self.driver {
-            Driver::Memory => Ok(Arc::new(InMemoryJobQueue::new())),
+            Driver::Memory => Ok(Arc::new(InMemoryJobQueue::with_visibility_timeout(
+                self.visibility_timeout,
+            ))),
             #[cfg(feature = "redis")]
             Driver::Redis => {
-                let options = crate::queue::redis::RedisQueueOptions::default().prefix(&self.redis_prefix);
+                let options = crate::queue::redis::RedisQueueOptions::default()
+                    .prefix(&self.redis_prefix)
+                    .visibility_timeout(self.visibility_timeout);
                 let queue = crate::RedisJobQueue::connect(&self.redis_url, options).await?;
                 Ok(Arc::new(queue))
             }
@@ -139,6 +161,17 @@ impl JobsConfig {
             Driver::Redis => Err(ConfigError::RedisFeatureDisabled),
         }
     }
+}
+
+/// Parses a positive, finite number of seconds.
+fn parse_seconds(value: &str) -> Option<Duration> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|duration| !duration.is_zero())
 }
 
 /// Opens the queue the environment selects and a scheduler that enqueues into it.
@@ -174,6 +207,16 @@ mod tests {
     #[test]
     fn driver_is_case_insensitive() {
         assert_eq!(config(&[("JOBS_DRIVER", "Redis")]).unwrap().driver, Driver::Redis);
+    }
+
+    #[test]
+    fn visibility_timeout_reads_seconds() {
+        let parsed = config(&[("JOBS_VISIBILITY_TIMEOUT_SECONDS", "1.5")]).unwrap();
+        assert_eq!(parsed.visibility_timeout, Duration::from_millis(1500));
+        for bad in ["0", "-3", "soon", "inf"] {
+            let error = config(&[("JOBS_VISIBILITY_TIMEOUT_SECONDS", bad)]).unwrap_err();
+            assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
+        }
     }
 
     #[test]
