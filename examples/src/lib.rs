@@ -6,6 +6,7 @@
 //!   the same handlers; `worker -- enqueue NAME JSON` feeds it.
 
 pub mod demo;
+pub mod handlers;
 
 /// Forces the linker to keep this crate's handlers in a binary that names
 /// nothing else from it. `inventory` registrations live in the object files
