@@ -112,10 +112,10 @@ impl Config {
     fn read(&mut self, meta: &Meta, site: Site, errors: &mut Errors) {
         let Some(key) = meta.path().get_ident().filter(|key| site.accepts(&key.to_string())) else {
             let path = meta.path();
-            let shown = quote::quote!(#path).to_string().replace(' ', "");
+            let written = quote::quote!(#path).to_string().replace(' ', "");
             errors.push_at(
                 path.span(),
-                format!("unknown key `{shown}`; valid keys: {}", site.valid_keys()),
+                format!("unknown key `{written}`; valid keys: {}", site.valid_keys()),
             );
             return;
         };
@@ -235,10 +235,10 @@ where
             lit: Lit::Int(literal), ..
         }) => literal,
         Expr::Unary(ExprUnary { op: UnOp::Neg(_), .. }) => {
-            let shown = quote::quote!(#value).to_string().replace(' ', "");
+            let written = quote::quote!(#value).to_string().replace(' ', "");
             return Err(syn::Error::new_spanned(
                 value,
-                format!("`{key}` cannot be negative, found `{shown}`; write e.g. `{example}`"),
+                format!("`{key}` cannot be negative, found `{written}`; write e.g. `{example}`"),
             ));
         }
         other => {

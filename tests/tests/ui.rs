@@ -1,5 +1,5 @@
 //! Compile tests of `#[job]` and `#[derive(JobPayload)]`: each file in `ui/`
-//! is one misuse whose `.stderr` holds the expected errors, and each file in
+//! is one misuse whose `.stderr` contains the expected errors, and each file in
 //! `ui-pass/` must compile and run.
 //!
 //! The expected errors are rustc's output, so they can change with the

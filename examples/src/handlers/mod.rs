@@ -5,8 +5,8 @@ use jobs::{JobContext, job};
 use shared_payloads::GenerateReport;
 
 /// Renders the report. The name and options come from `GenerateReport`'s own
-/// `#[job(...)]`; `max_attempts` is repeated here only to show the check that
-/// a repeated key matches the declaration at compile time.
+/// `#[job(...)]`. Writing `max_attempts` here again is optional, and the
+/// crate compiles only while it matches that declaration.
 #[job(declared, max_attempts = 4)]
 pub async fn generate_report(report: GenerateReport, context: JobContext) -> Result<(), String> {
     if report.month.len() != 7 {

@@ -21,8 +21,8 @@ pub trait PayloadSlot {
     type Payload: HandlerPayload;
 }
 
-/// What the generated code needs of a payload type, implemented for every
-/// [`JobPayload`].
+/// The parts of a payload type that the generated code uses, implemented for
+/// every [`JobPayload`].
 ///
 /// The slot's bound is this trait and not `JobPayload`, because a bound on an
 /// associated type also requires the bounded trait's supertraits. A payload

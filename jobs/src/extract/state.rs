@@ -65,7 +65,7 @@ pub struct StateRequirement {
 }
 
 impl StateRequirement {
-    /// The requirement for state of type `T`.
+    /// Returns the requirement for state of type `T`.
     pub const fn of<T: Send + Sync + 'static>() -> Self {
         Self {
             type_id: TypeId::of::<T>,
