@@ -1,5 +1,7 @@
 //! The JSON payload carried by a job.
 
+mod non_finite;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -9,13 +11,32 @@ use serde::de::DeserializeOwned;
 /// A job's payload: the JSON text exactly as the producer wrote it.
 ///
 /// The text is kept as written instead of as a parsed `serde_json::Value`, so a
-/// handler's payload type decodes straight from the original bytes: integers
-/// wider than 64 bits reach a `u128` or `i128` field intact, and each job is
-/// parsed once, by the handler that reads it.
+/// handler's payload type decodes straight from the original bytes, and each
+/// job is parsed once, by the handler that reads it.
 ///
 /// A payload read back from a queue may be text that is not valid JSON (another
 /// producer wrote it); it then fails to [`decode`](Payload::decode) and the
 /// worker dead-letters the job with the decode error.
+///
+/// # Payloads written by Python
+///
+/// svc-infra 1.22 stores payloads written by Python's `json.dumps` with its
+/// defaults, which go beyond JSON in two ways:
+///
+/// - **`NaN`, `Infinity` and `-Infinity`** (non-finite floats) are not valid
+///   JSON. [`decode`](Payload::decode) and [`to_value`](Payload::to_value) read
+///   them as `null`, which is what `serde_json` and JavaScript's
+///   `JSON.stringify` write for such a float. An `Option<f64>` field receives
+///   `None`. A plain `f64` field fails to decode, so the worker dead-letters the
+///   job with an error that names the tokens, rather than invent a number.
+///   Text inside JSON strings, such as `"NaN"`, is never changed.
+/// - **Integers wider than 64 bits** are valid JSON. A `u128` or `i128` field
+///   receives them intact. A `u64` or `i64` field fails to decode, because
+///   `serde_json` reads the number as a float. An `f64` field or a
+///   `serde_json::Value` receives the nearest float, which loses digits. An
+///   integer wider than 128 bits fails to decode into any integer type. Serde
+///   buffers the input of `#[serde(flatten)]` fields and untagged enums, and
+///   that buffer rejects 128-bit integers.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Payload(Arc<str>);
 
@@ -42,14 +63,32 @@ impl Payload {
         &self.0
     }
 
-    /// Decodes the payload into `T`.
+    /// Decodes the payload into `T`, reading `NaN`, `Infinity` and
+    /// `-Infinity` as `null` (see [Payloads written by Python](Payload#payloads-written-by-python)).
+    ///
+    /// # Errors
+    ///
+    /// When the text is not JSON or does not match `T`. When the text
+    /// contains one of those tokens, the error message explains that they
+    /// decode as null.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(&self.0).or_else(|error| self.decode_non_finite_as_null(error))
     }
 
-    /// Parses the payload into a `serde_json::Value`.
+    /// Parses the payload into a `serde_json::Value`, reading `NaN`,
+    /// `Infinity` and `-Infinity` as `Value::Null`.
     pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        self.decode()
+    }
+
+    /// Decodes the payload again with its non-finite tokens read as `null`.
+    /// Runs only after a failed decode, so valid payloads pay nothing for it.
+    #[cold]
+    fn decode_non_finite_as_null<T: DeserializeOwned>(&self, error: serde_json::Error) -> Result<T, serde_json::Error> {
+        let Some(rewritten) = non_finite::rewrite(&self.0) else {
+            return Err(error);
+        };
+        serde_json::from_str(&rewritten.text).map_err(|error| rewritten.explain(error))
     }
 }
 
@@ -96,5 +135,71 @@ mod tests {
             n: u128,
         }
         assert_eq!(payload.decode::<Wide>().unwrap().n, u128::MAX);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Reading {
+        value: Option<f64>,
+        label: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only the decode error is tested")]
+    struct StrictReading {
+        value: f64,
+    }
+
+    #[test]
+    fn non_finite_decodes_as_none() {
+        for token in ["NaN", "Infinity", "-Infinity"] {
+            let payload = Payload::from_stored(format!("{{\"value\": {token}, \"label\": \"NaN\"}}"));
+            let reading: Reading = payload.decode().unwrap();
+            assert_eq!(reading.value, None, "{token}");
+            assert_eq!(reading.label, "NaN", "{token}: the string must stay as written");
+        }
+    }
+
+    #[test]
+    fn non_finite_into_f64_names_the_tokens() {
+        let payload = Payload::from_stored("{\"value\": Infinity}");
+        let error = payload.decode::<StrictReading>().unwrap_err().to_string();
+        assert!(
+            error.starts_with("invalid type: null, expected f64 at line 1 column 18;"),
+            "{error}"
+        );
+        assert!(error.contains("NaN, Infinity or -Infinity"), "{error}");
+        assert!(error.contains("Option<f64>"), "{error}");
+    }
+
+    #[test]
+    fn non_finite_in_value_is_null() {
+        let payload = Payload::from_stored("{\"a\": [NaN, 1.5, -Infinity], \"b\": \"Infinity\"}");
+        assert_eq!(
+            payload.to_value().unwrap(),
+            serde_json::json!({"a": [null, 1.5, null], "b": "Infinity"})
+        );
+    }
+
+    #[test]
+    fn invalid_text_keeps_its_error() {
+        let error = Payload::from_stored("{\"a\": ").to_value().unwrap_err();
+        assert_eq!(error.to_string(), "EOF while parsing a value at line 1 column 6");
+        assert!(error.is_eof());
+    }
+
+    #[test]
+    fn non_finite_with_other_error_explains_both() {
+        let payload = Payload::from_stored("{\"value\": NaN, \"label\": 7}");
+        let error = payload.decode::<Reading>().unwrap_err().to_string();
+        assert!(
+            error.starts_with("invalid type: integer `7`, expected a string at line 1 column 25;"),
+            "{error}"
+        );
+        assert!(error.contains("decode as null"), "{error}");
+    }
+
+    #[test]
+    fn from_json_still_rejects_non_finite() {
+        assert!(Payload::from_json("{\"value\": NaN}").is_err());
     }
 }
