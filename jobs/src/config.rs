@@ -1,5 +1,5 @@
 //! Configuration from the environment: `JOBS_DRIVER`, `REDIS_URL`,
-//! `JOBS_REDIS_PREFIX` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`.
+//! `JOBS_REDIS_PREFIX`, `JOBS_REDIS_CLUSTER` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,15 @@ use crate::scheduler::Scheduler;
 
 /// Selects the queue backend: `memory` (the default) or `redis`.
 pub const DRIVER_ENV: &str = "JOBS_DRIVER";
-/// The Redis server for the `redis` driver.
+/// The Redis server for the `redis` driver. With `JOBS_REDIS_CLUSTER=1`, it
+/// lists one or more cluster nodes separated by commas.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 /// The key prefix of the Redis queue; use a hash tag such as `{jobs}` on Redis Cluster.
 pub const REDIS_PREFIX_ENV: &str = "JOBS_REDIS_PREFIX";
+/// Selects a Redis Cluster connection when `1`, `true`, `yes` or `on`. The
+/// values `0`, `false`, `no` and `off`, like an unset variable, select a
+/// single server.
+pub const REDIS_CLUSTER_ENV: &str = "JOBS_REDIS_CLUSTER";
 /// The default lease length in seconds, for jobs that set none.
 pub const VISIBILITY_TIMEOUT_ENV: &str = "JOBS_VISIBILITY_TIMEOUT_SECONDS";
 /// The Redis URL used when `REDIS_URL` is unset.
@@ -70,6 +75,12 @@ pub enum ConfigError {
         /// The connection error.
         reason: String,
     },
+    /// `JOBS_REDIS_CLUSTER` is not a boolean.
+    #[error("JOBS_REDIS_CLUSTER={value:?} is not a boolean; set it to 1 for Redis Cluster or 0 for one server")]
+    InvalidRedisCluster {
+        /// The value of the variable.
+        value: String,
+    },
     /// `JOBS_VISIBILITY_TIMEOUT_SECONDS` is not a positive number.
     #[error(
         "JOBS_VISIBILITY_TIMEOUT_SECONDS={value:?} is not a positive number of seconds; set it to a value such as 60 or unset it"
@@ -97,10 +108,13 @@ pub enum ConfigError {
 pub struct JobsConfig {
     /// The backend.
     pub driver: Driver,
-    /// The Redis server, for the `redis` driver.
+    /// The Redis server, for the `redis` driver. In cluster mode, one or more
+    /// node URLs separated by commas.
     pub redis_url: String,
     /// The Redis key prefix.
     pub redis_prefix: String,
+    /// Whether `redis_url` names nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     /// The lease length for jobs that set none.
     pub visibility_timeout: Duration,
 }
@@ -111,14 +125,16 @@ impl Default for JobsConfig {
             driver: Driver::Memory,
             redis_url: DEFAULT_REDIS_URL.to_owned(),
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            redis_cluster: false,
             visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
         }
     }
 }
 
 impl JobsConfig {
-    /// Reads `JOBS_DRIVER`, `REDIS_URL` and `JOBS_REDIS_PREFIX`; unset or empty
-    /// variables take their defaults.
+    /// Reads `JOBS_DRIVER`, `REDIS_URL`, `JOBS_REDIS_PREFIX`,
+    /// `JOBS_REDIS_CLUSTER` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`. Unset or
+    /// empty variables take their defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -136,6 +152,9 @@ impl JobsConfig {
         if let Some(prefix) = read(REDIS_PREFIX_ENV) {
             config.redis_prefix = prefix;
         }
+        if let Some(value) = read(REDIS_CLUSTER_ENV) {
+            config.redis_cluster = parse_bool(&value).ok_or(ConfigError::InvalidRedisCluster { value })?;
+        }
         if let Some(value) = read(VISIBILITY_TIMEOUT_ENV) {
             config.visibility_timeout = parse_seconds(&value).ok_or(ConfigError::InvalidVisibilityTimeout { value })?;
         }
@@ -143,7 +162,9 @@ impl JobsConfig {
     }
 
     /// Opens the configured queue. For Redis this connects and checks the
-    /// server, so a wrong URL fails here and not at the first job.
+    /// server, so a wrong URL fails here and not at the first job. In cluster
+    /// mode the prefix must contain a hash tag such as `{jobs}`, for the reason
+    /// [`RedisJobQueue::connect_cluster`](crate::RedisJobQueue::connect_cluster) gives.
     pub async fn connect(&self) -> Result<DynQueue, ConfigError> {
         match self.driver {
             Driver::Memory => Ok(Arc::new(InMemoryJobQueue::with_visibility_timeout(
@@ -154,12 +175,26 @@ impl JobsConfig {
                 let options = crate::queue::redis::RedisQueueOptions::default()
                     .prefix(&self.redis_prefix)
                     .visibility_timeout(self.visibility_timeout);
-                let queue = crate::RedisJobQueue::connect(&self.redis_url, options).await?;
+                let queue = if self.redis_cluster {
+                    let urls: Vec<&str> = self.redis_url.split(',').map(str::trim).collect();
+                    crate::RedisJobQueue::connect_cluster(&urls, options).await?
+                } else {
+                    crate::RedisJobQueue::connect(&self.redis_url, options).await?
+                };
                 Ok(Arc::new(queue))
             }
             #[cfg(not(feature = "redis"))]
             Driver::Redis => Err(ConfigError::RedisFeatureDisabled),
         }
+    }
+}
+
+/// Parses the usual spellings of a boolean environment variable.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -176,8 +211,9 @@ fn parse_seconds(value: &str) -> Option<Duration> {
 
 /// Opens the queue the environment selects and a scheduler that enqueues into it.
 ///
-/// `JOBS_DRIVER` picks `memory` (the default) or `redis`; `REDIS_URL` (default
-/// `redis://localhost:6379/0`) and `JOBS_REDIS_PREFIX` (default `jobs`) configure Redis.
+/// `JOBS_DRIVER` picks `memory` (the default) or `redis`. `REDIS_URL` (default
+/// `redis://localhost:6379/0`), `JOBS_REDIS_PREFIX` (default `jobs`) and
+/// `JOBS_REDIS_CLUSTER` (default off) configure Redis.
 pub async fn easy_jobs() -> Result<(DynQueue, Scheduler), ConfigError> {
     let queue = JobsConfig::from_env()?.connect().await?;
     let scheduler = Scheduler::new(queue.clone());
@@ -217,6 +253,39 @@ mod tests {
             let error = config(&[("JOBS_VISIBILITY_TIMEOUT_SECONDS", bad)]).unwrap_err();
             assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
         }
+    }
+
+    #[test]
+    fn cluster_flag_reads_booleans() {
+        assert!(!config(&[]).unwrap().redis_cluster);
+        for on in ["1", "true", "YES", " on "] {
+            assert!(config(&[("JOBS_REDIS_CLUSTER", on)]).unwrap().redis_cluster, "{on}");
+        }
+        for off in ["0", "false", "No", "off"] {
+            assert!(!config(&[("JOBS_REDIS_CLUSTER", off)]).unwrap().redis_cluster, "{off}");
+        }
+        let error = config(&[("JOBS_REDIS_CLUSTER", "cluster")]).unwrap_err().to_string();
+        assert!(error.contains("\"cluster\""), "{error}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn cluster_without_hash_tag_rejected_before_connecting() {
+        let config = config(&[
+            ("JOBS_DRIVER", "redis"),
+            ("JOBS_REDIS_CLUSTER", "1"),
+            ("REDIS_URL", "redis://127.0.0.1:1, redis://127.0.0.1:2"),
+        ])
+        .unwrap();
+        let error = config
+            .connect()
+            .await
+            .err()
+            .expect("a prefix without a hash tag is rejected");
+        let text = error.to_string();
+        assert!(matches!(error, ConfigError::InvalidPrefix { .. }), "{text}");
+        assert!(text.contains("JOBS_REDIS_PREFIX=\"jobs\""), "{text}");
+        assert!(text.contains("`{jobs}`"), "{text}");
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! Opening the connection: URL checks, password masking, the first contact
-//! with the server and the eviction-policy check.
+//! with the server or cluster and the eviction-policy check.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, RedisError};
+use redis::cluster::ClusterClient;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, RedisError};
 use tracing::{debug, warn};
 
 use super::connection::Connection;
+use super::keys::Keys;
+use super::{RedisJobQueue, RedisQueueOptions, check_prefix};
 use crate::config::ConfigError;
 
 /// The URL schemes `connect` accepts. `redis+unix` is the redis crate's
@@ -152,14 +156,21 @@ async fn within<T>(timeout: Duration, future: impl Future<Output = Result<T, Red
 }
 
 /// Warns when `maxmemory-policy` lets Redis evict keys, because an evicted
-/// job hash or list loses jobs. Managed Redis services often disable CONFIG,
-/// so a failed CONFIG GET is only logged at debug level.
+/// job hash or list loses jobs.
 async fn warn_unless_noeviction(connection: &mut MultiplexedConnection, masked: &str) {
     let reply = redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxmemory-policy")
         .query_async::<HashMap<String, String>>(connection)
-        .await;
+        .await
+        .map_err(|error| error.to_string());
+    check_eviction_policy(reply, masked);
+}
+
+/// Logs a warning for any eviction policy but `noeviction`. Managed Redis
+/// services often disable CONFIG, so a failed CONFIG GET is only logged at
+/// debug level.
+fn check_eviction_policy(reply: Result<HashMap<String, String>, String>, masked: &str) {
     match reply {
         Ok(settings) => match settings.get("maxmemory-policy") {
             Some(policy) if policy != "noeviction" => warn!(
@@ -172,6 +183,151 @@ async fn warn_unless_noeviction(connection: &mut MultiplexedConnection, masked: 
         },
         Err(error) => debug!(url = masked, %error, "cannot read Redis maxmemory-policy"),
     }
+}
+
+impl RedisJobQueue {
+    /// Connects to a Redis Cluster through one or more of its nodes (`redis://`
+    /// or `rediss://` URLs, with the same user name and password), reads the
+    /// slot map, and checks that the node serving the queue's keys replies to
+    /// PING.
+    ///
+    /// The prefix must contain a hash tag, such as `{jobs}`: Redis then hashes
+    /// only the text between the braces, so every key of the queue lands in one
+    /// slot, and the Lua scripts, which touch several keys, can run. Each
+    /// command has the same response timeout as on a single server. Logs a
+    /// warning when the `maxmemory-policy` of the node serving the queue is not
+    /// `noeviction`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidPrefix`] for a prefix without a hash tag or one
+    /// that [`connect`](RedisJobQueue::connect) rejects,
+    /// [`ConfigError::InvalidRedisUrl`] for an empty list, a malformed URL, a
+    /// `unix://` URL or nodes with different credentials, and
+    /// [`ConfigError::RedisUnreachable`] when no node replies within the
+    /// connect timeout. Errors show URLs with their passwords replaced by `***`.
+    pub async fn connect_cluster(urls: &[impl AsRef<str>], options: RedisQueueOptions) -> Result<Self, ConfigError> {
+        check_prefix(&options.prefix)?;
+        check_cluster_prefix(&options.prefix)?;
+        let masked_urls: Vec<String> = urls.iter().map(|url| mask_password(url.as_ref())).collect();
+        let masked_url = masked_urls.join(",");
+        let client = cluster_client(urls, &masked_urls, &options)?;
+        let timeouts = Timeouts {
+            connect: options.connect_timeout,
+            response: options.response_timeout,
+        };
+        let slot_key = Keys::new(&options.prefix).ready;
+        let connection = open_cluster(&client, &masked_url, &timeouts, &slot_key).await?;
+        Ok(Self::from_connection(connection, masked_url, &options))
+    }
+}
+
+/// Returns the hash tag of a key prefix as Redis Cluster finds it: the text
+/// between the first `{` and the first `}` after it, when that text is not
+/// empty. Every key that starts with such a prefix hashes to the tag's slot.
+pub(super) fn hash_tag(prefix: &str) -> Option<&str> {
+    let open = prefix.find('{')?;
+    let length = prefix[open + 1..].find('}')?;
+    let tag = &prefix[open + 1..open + 1 + length];
+    (!tag.is_empty()).then_some(tag)
+}
+
+/// Rejects a prefix without a hash tag, because the queue's keys would then
+/// spread over several slots and every multi-key script would fail with
+/// CROSSSLOT.
+fn check_cluster_prefix(prefix: &str) -> Result<(), ConfigError> {
+    if hash_tag(prefix).is_some() {
+        return Ok(());
+    }
+    let suggestion = if prefix.contains(['{', '}']) {
+        "{jobs}".to_owned()
+    } else {
+        format!("{{{prefix}}}")
+    };
+    Err(ConfigError::InvalidPrefix {
+        value: prefix.to_owned(),
+        reason: format!(
+            "on Redis Cluster the prefix needs a hash tag, a non-empty name in braces, so that all the \
+             queue's keys hash to one slot; write it as `{suggestion}`"
+        ),
+    })
+}
+
+/// Checks each seed URL and builds the cluster client.
+fn cluster_client(
+    urls: &[impl AsRef<str>],
+    masked_urls: &[String],
+    options: &RedisQueueOptions,
+) -> Result<ClusterClient, ConfigError> {
+    if urls.is_empty() {
+        return Err(ConfigError::InvalidRedisUrl {
+            url: String::new(),
+            reason: "no cluster node is given; list one or more node URLs, separated by commas in REDIS_URL".to_owned(),
+        });
+    }
+    let mut nodes: Vec<ConnectionInfo> = Vec::with_capacity(urls.len());
+    for (url, masked) in urls.iter().zip(masked_urls) {
+        let info = client(url.as_ref().trim(), masked)?.get_connection_info().clone();
+        if matches!(info.addr(), ConnectionAddr::Unix(_)) {
+            return Err(ConfigError::InvalidRedisUrl {
+                url: masked.clone(),
+                reason: "Redis Cluster nodes announce TCP addresses, so a cluster is reached with redis:// or \
+                         rediss:// and not through a Unix socket"
+                    .to_owned(),
+            });
+        }
+        nodes.push(info);
+    }
+    ClusterClient::builder(nodes)
+        .connection_timeout(options.connect_timeout)
+        .response_timeout(options.response_timeout)
+        // A retry after a dropped connection could run a script twice, for
+        // example store one enqueued job under two ids.
+        .retries(0)
+        .build()
+        .map_err(|error| ConfigError::InvalidRedisUrl {
+            url: masked_urls.join(","),
+            reason: error.to_string(),
+        })
+}
+
+/// Connects to the cluster, then checks that the node serving `slot_key`
+/// replies to PING and warns when its eviction policy could delete job keys.
+async fn open_cluster(
+    client: &ClusterClient,
+    masked: &str,
+    timeouts: &Timeouts,
+    slot_key: &str,
+) -> Result<Connection, ConfigError> {
+    let unreachable = |reason: String| ConfigError::RedisUnreachable {
+        url: masked.to_owned(),
+        reason,
+    };
+
+    let mut cluster = within(timeouts.connect, client.get_async_connection())
+        .await
+        .map_err(unreachable)?;
+    let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+        slot_key,
+        SlotAddr::Master,
+    )));
+    within(
+        timeouts.connect,
+        cluster.route_command(redis::cmd("PING"), node.clone()),
+    )
+    .await
+    .map_err(unreachable)?;
+
+    let policy = within(
+        timeouts.connect,
+        cluster.route_command(redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").to_owned(), node),
+    )
+    .await
+    .and_then(|reply| redis::from_redis_value::<HashMap<String, String>>(reply).map_err(|error| error.to_string()));
+    check_eviction_policy(policy, masked);
+
+    debug!(url = masked, "connected to Redis Cluster");
+    Ok(Connection::cluster(cluster, timeouts.response))
 }
 
 #[cfg(test)]
@@ -263,6 +419,56 @@ mod tests {
     fn tls_without_feature_explained() {
         let reason = reason("rediss://:s3cret@localhost:6380");
         assert!(reason.contains("TLS"), "{reason}");
+    }
+
+    #[test]
+    fn hash_tag_found_as_redis_does() {
+        assert_eq!(hash_tag("{jobs}"), Some("jobs"));
+        assert_eq!(hash_tag("app:{jobs}:v2"), Some("jobs"));
+        assert_eq!(hash_tag("{a}{b}"), Some("a"));
+        assert_eq!(hash_tag("{{x}"), Some("{x"));
+        for prefix in ["jobs", "{}jobs", "{jobs", "jobs}", "}{jobs"] {
+            assert_eq!(hash_tag(prefix), None, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn cluster_prefix_without_tag_rejected() {
+        let error = check_cluster_prefix("myapp:jobs").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("\"myapp:jobs\""), "{text}");
+        assert!(text.contains("hash tag"), "{text}");
+        assert!(text.contains("`{myapp:jobs}`"), "{text}");
+
+        let text = check_cluster_prefix("{}jobs").unwrap_err().to_string();
+        assert!(text.contains("`{jobs}`"), "{text}");
+
+        assert!(check_cluster_prefix("{jobs}").is_ok());
+    }
+
+    fn cluster_url_reason(urls: &[&str]) -> String {
+        let masked: Vec<String> = urls.iter().map(|url| mask_password(url)).collect();
+        match cluster_client(urls, &masked, &RedisQueueOptions::default()) {
+            Err(ConfigError::InvalidRedisUrl { url, reason }) => {
+                assert!(!url.contains("s3cret"), "{url}");
+                reason
+            }
+            other => panic!("expected InvalidRedisUrl for {urls:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cluster_urls_checked() {
+        let empty: [&str; 0] = [];
+        assert!(cluster_url_reason(&empty).contains("no cluster node"));
+        assert!(cluster_url_reason(&["unix:///run/redis.sock"]).contains("Unix socket"));
+        assert!(cluster_url_reason(&["redis://127.0.0.1:7000", "127.0.0.1:7001"]).contains("no scheme"));
+        let reason = cluster_url_reason(&["redis://:s3cret@127.0.0.1:7000", "redis://:other@127.0.0.1:7001"]);
+        assert!(reason.contains("password"), "{reason}");
+
+        let urls = ["redis://127.0.0.1:7000", " redis://127.0.0.1:7001"];
+        let masked: Vec<String> = urls.iter().map(|url| mask_password(url)).collect();
+        assert!(cluster_client(&urls, &masked, &RedisQueueOptions::default()).is_ok());
     }
 
     #[test]

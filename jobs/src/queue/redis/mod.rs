@@ -29,8 +29,12 @@
 //! `available_at` and `died_at` texts are informational and come from the
 //! worker's clock.
 //!
-//! On Redis Cluster, a queue's keys must share a slot: use a hash-tagged
-//! prefix such as `{jobs}`. Cluster connections are not implemented yet.
+//! On Redis Cluster ([`RedisJobQueue::connect_cluster`]), every script touches
+//! several keys of one queue, and Redis runs a script only when all its keys
+//! hash to one slot. So the prefix must contain a hash tag, such as `{jobs}`:
+//! Redis then hashes only the text between the braces, and every key of the
+//! queue, job hashes included, lands in the slot of `jobs`. `connect_cluster`
+//! rejects a prefix without one.
 //!
 //! # Lost connections
 //!
@@ -44,6 +48,13 @@
 //! command, including its wait for a reconnection, is bounded by the response
 //! timeout (5 s by default), so operations fail instead of hanging while Redis
 //! is down, with errors for which [`QueueError::is_transient`] is true.
+//!
+//! A cluster connection (`redis::cluster_async::ClusterConnection`) keeps
+//! one connection per node and reconnects each by itself. It is built without
+//! retries, so here too a command in flight when its connection drops fails
+//! and is not sent again. A command that reaches a node after the queue's slot
+//! moved fails with `MOVED`, and the connection reloads the slot map, so later
+//! commands reach the new node.
 //!
 //! [`QueueError::is_transient`]: crate::QueueError::is_transient
 
@@ -185,17 +196,22 @@ impl RedisJobQueue {
             response: options.response_timeout,
         };
         let connection = connect::open(client, &masked_url, &timeouts).await?;
-        Ok(Self {
-            connection,
-            keys: Keys::new(&options.prefix),
-            visibility_timeout: options.visibility_timeout,
-            masked_url,
-        })
+        Ok(Self::from_connection(connection, masked_url, &options))
     }
 
     /// Returns the key prefix.
     pub fn prefix(&self) -> &str {
         self.keys.prefix()
+    }
+
+    /// Builds the queue on an open connection to a server or a cluster.
+    fn from_connection(connection: Connection, masked_url: String, options: &RedisQueueOptions) -> Self {
+        Self {
+            connection,
+            keys: Keys::new(&options.prefix),
+            visibility_timeout: options.visibility_timeout,
+            masked_url,
+        }
     }
 }
 
