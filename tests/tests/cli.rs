@@ -184,3 +184,56 @@ async fn dlq_commands_list_show_requeue_purge() {
     assert_eq!(stdout(&purge).trim(), "purged 1 jobs");
     assert_eq!(queue.stats().await.unwrap().dead, 0);
 }
+
+#[test]
+fn one_shot_commands_reject_memory_driver() {
+    for args in [
+        &["enqueue", "record", r#"{"file": "/tmp/x", "sleep_ms": 1}"#][..],
+        &["stats"],
+        &["dlq", "list"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+            .args(args)
+            .env_remove("JOBS_DRIVER")
+            .output()
+            .unwrap();
+
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("JOBS_DRIVER is `memory`"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn zero_poll_interval_and_huge_delay_rejected() {
+    let poll = cli("redis://127.0.0.1:1/0", &["run", "--poll-interval", "0s"]);
+    let delay = cli("redis://127.0.0.1:1/0", &["enqueue", "record", "{}", "--delay", "500y"]);
+
+    assert_eq!(poll.status.code(), Some(2));
+    assert!(stderr(&poll).contains("\"0s\" is zero"), "{}", stderr(&poll));
+    assert_eq!(delay.status.code(), Some(2));
+    assert!(
+        stderr(&delay).contains("longer than the longest delay"),
+        "{}",
+        stderr(&delay)
+    );
+}
+
+#[test]
+fn schedule_with_bad_payload_stops_startup() {
+    let schedule = r#"[{"name": "tick", "interval_seconds": 1, "job_name": "record", "payload": {"nope": 1}}]"#;
+    let output = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+        .args(["run"])
+        .env("JOBS_DRIVER", "memory")
+        .env("JOBS_SCHEDULE_JSON", schedule)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("JOBS_SCHEDULE_JSON entry \"tick\""), "{message}");
+    assert!(message.contains("missing field `file`"), "{message}");
+}

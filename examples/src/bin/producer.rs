@@ -6,17 +6,24 @@
 //! JOBS_DRIVER=redis REDIS_URL=redis://127.0.0.1:6379/0 cargo run -p examples --bin worker -- run
 //! ```
 //!
-//! With the default in-memory driver the jobs stay in this process and are
-//! lost when it exits; use `JOBS_DRIVER=redis` to hand them to a worker.
+//! It refuses the default in-memory driver: jobs queued in memory would be
+//! gone when this process exits.
 
 use std::error::Error;
 
-use jobs::{JobPayload, JobsConfig};
+use jobs::{Driver, JobPayload, JobsConfig};
 use shared_payloads::GenerateReport;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let config = JobsConfig::from_env()?;
+    if config.driver == Driver::Memory {
+        return Err(
+            "JOBS_DRIVER is `memory` (the default), so the jobs would be gone when this process exits; \
+                    set JOBS_DRIVER=redis and REDIS_URL to hand them to a worker"
+                .into(),
+        );
+    }
     let queue = config.connect().await?;
 
     for account_id in [101, 102, 103] {

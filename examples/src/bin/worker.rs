@@ -6,8 +6,8 @@
 //! cargo run -p examples --bin worker -- jobs
 //! ```
 //!
-//! With the default in-memory driver, `enqueue` and `run` are separate
-//! processes and share nothing; use `JOBS_DRIVER=redis` to feed a running worker.
+//! `enqueue`, `stats` and `dlq` need `JOBS_DRIVER=redis`: with the default
+//! in-memory driver each process has its own queue, so they refuse to run.
 
 use std::process::ExitCode;
 

@@ -36,7 +36,7 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
     /// The longest wait between checks of an idle queue, such as `250ms`.
-    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "250ms", value_parser = parse_positive_duration)]
     pub(crate) poll_interval: Duration,
     /// How long running jobs may take to finish after a stop signal, such as
     /// `30s`; jobs still running then are handed back to the queue.
@@ -51,7 +51,7 @@ pub(crate) struct EnqueueArgs {
     /// The payload as JSON, such as '{"to": "ada@example.com"}'.
     pub(crate) payload: String,
     /// Delays the first attempt, such as `30s` or `1h 30m`.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_delay)]
     pub(crate) delay: Option<Duration>,
 }
 
@@ -73,10 +73,10 @@ pub(crate) enum DlqCommand {
     },
     /// Moves dead jobs back to the queue with their attempts reset.
     Requeue {
-        /// The job id; omit it and pass --all to requeue every dead job.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The job id, as `dlq list` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all", value_name = "ID")]
         id: Option<String>,
-        /// Requeues every dead job.
+        /// Requeues every dead job instead of one.
         #[arg(long)]
         all: bool,
     },
@@ -88,4 +88,25 @@ pub(crate) enum DlqCommand {
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|error| format!("{text:?} is not a duration ({error}); write it like `500ms`, `30s` or `1h 30m`"))
+}
+
+/// Parses a duration that must not be zero, such as a poll interval.
+pub(crate) fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} is zero; give a positive duration such as `250ms`"));
+    }
+    Ok(duration)
+}
+
+/// Parses a delay, which may not exceed the longest delay the queues schedule.
+pub(crate) fn parse_delay(text: &str) -> Result<Duration, String> {
+    let delay = parse_duration(text)?;
+    if delay > crate::MAX_DELAY {
+        return Err(format!(
+            "{text:?} is longer than the longest delay the queues schedule ({}); give a shorter delay",
+            humantime::format_duration(crate::MAX_DELAY)
+        ));
+    }
+    Ok(delay)
 }

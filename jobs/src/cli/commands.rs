@@ -3,22 +3,24 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::args::{EnqueueArgs, RunArgs};
+use super::signal::{exit_on_second_signal, stop_signal};
 use crate::backoff::BackoffStrategy;
 use crate::config::JobsConfig;
 use crate::error::display_chain;
 use crate::job::{JobOptions, NewJob};
 use crate::payload::Payload;
+use crate::queue::DynQueue;
 use crate::registry::Registry;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{SCHEDULE_ENV, Scheduler, parse_schedule};
 use crate::worker::WorkerRunner;
 
 pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) -> Result<(), String> {
     let queue = config.connect().await.map_err(|error| error.to_string())?;
-    let mut scheduler = Scheduler::new(queue.clone());
-    let scheduled = scheduler.add_from_env().map_err(|error| error.to_string())?;
+    let scheduler = schedule_from_env(queue.clone(), &registry)?;
+    let scheduled = scheduler.task_names().len();
     let names: Vec<&str> = registry.handlers().iter().map(|handler| handler.name).collect();
     info!(driver = ?config.driver, jobs = ?names, scheduled, "starting worker");
 
@@ -31,33 +33,43 @@ pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) 
 
     let signal = stop_signal().await?;
     info!(signal, "stop requested");
+    exit_on_second_signal();
     stop_scheduler.cancel();
     worker.stop(args.grace).await;
-    if let Some(task) = scheduler_task {
-        let _ = task.await;
+    if let Some(mut task) = scheduler_task {
+        // An enqueue of the scheduler may wait for a slow Redis; the worker's
+        // grace period is over, so it gets one more second.
+        if tokio::time::timeout(Duration::from_secs(1), &mut task).await.is_err() {
+            task.abort();
+        }
     }
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM and returns its name.
-async fn stop_signal() -> Result<&'static str, String> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate =
-            signal(SignalKind::terminate()).map_err(|error| format!("failed to listen for SIGTERM: {error}"))?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT").map_err(|error| format!("failed to listen for SIGINT: {error}")),
-            _ = terminate.recv() => Ok("SIGTERM"),
+/// Builds the scheduler from `JOBS_SCHEDULE_JSON`. Entries for jobs this
+/// binary handles take the handler's options and must have a payload that
+/// decodes into its type; entries for other jobs are kept, with a warning.
+fn schedule_from_env(queue: DynQueue, registry: &Registry) -> Result<Scheduler, String> {
+    let mut scheduler = Scheduler::new(queue);
+    let text = std::env::var(SCHEDULE_ENV).unwrap_or_default();
+    for entry in parse_schedule(&text).map_err(|error| error.to_string())? {
+        let mut job = entry.new_job();
+        match registry.options(&entry.job_name) {
+            Some(options) => {
+                registry
+                    .check_payload(&entry.job_name, &job.payload)
+                    .map_err(|error| format!("{SCHEDULE_ENV} entry {:?}: {error}", entry.name))?;
+                job = job.options(options);
+            }
+            None => warn!(
+                task = %entry.name,
+                job.name = %entry.job_name,
+                "scheduled job has no handler in this binary; another worker must handle it"
+            ),
         }
+        scheduler.add_job(&entry.name, entry.every(), job);
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .map(|()| "ctrl-c")
-            .map_err(|error| format!("failed to listen for ctrl-c: {error}"))
-    }
+    Ok(scheduler)
 }
 
 pub(super) fn list_jobs(registry: &Registry) {

@@ -15,13 +15,15 @@
 mod args;
 mod commands;
 mod dlq;
+mod signal;
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::JobsConfig;
+use crate::config::{Driver, JobsConfig};
 use crate::registry::Registry;
 use crate::registry::error::RegistryError;
 use args::{Command, CommandLine};
@@ -95,15 +97,29 @@ impl Cli {
                 commands::list_jobs(&registry()?);
                 Ok(())
             }
-            Command::Enqueue(args) => commands::enqueue(&config()?, &registry()?, args).await,
-            Command::Stats => commands::stats(&config()?).await,
-            Command::Dlq(command) => dlq::execute(&config()?, command).await,
+            Command::Enqueue(args) => commands::enqueue(&shared_config()?, &registry()?, args).await,
+            Command::Stats => commands::stats(&shared_config()?).await,
+            Command::Dlq(command) => dlq::execute(&shared_config()?, command).await,
         }
     }
 }
 
 fn config() -> Result<JobsConfig, String> {
     JobsConfig::from_env().map_err(|error| error.to_string())
+}
+
+/// The configuration of a one-shot command, which must reach a queue that
+/// outlives the process: the in-memory queue would vanish when it exits.
+fn shared_config() -> Result<JobsConfig, String> {
+    let config = config()?;
+    if config.driver == Driver::Memory {
+        return Err(
+            "JOBS_DRIVER is `memory` (the default), so the queue lives only in this process and is gone when \
+             the command exits; set JOBS_DRIVER=redis and REDIS_URL to reach the workers' queue"
+                .to_owned(),
+        );
+    }
+    Ok(config)
 }
 
 /// Logs to standard error through `tracing`, filtered by `RUST_LOG` (default `info`).
@@ -113,5 +129,6 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -88,7 +88,13 @@ pub fn parse_schedule(text: &str) -> Result<Vec<ScheduleEntry>, ScheduleError> {
         reason: error.to_string(),
     })?;
     for (index, entry) in entries.iter().enumerate() {
-        check_entry(entry).map_err(|reason| ScheduleError::InvalidEntry {
+        let repeated = entries[..index].iter().any(|earlier| earlier.name == entry.name);
+        let checked = if repeated {
+            Err("another entry has the same name; give each entry its own `name`".to_owned())
+        } else {
+            check_entry(entry)
+        };
+        checked.map_err(|reason| ScheduleError::InvalidEntry {
             index,
             name: entry.name.clone(),
             reason,
@@ -144,6 +150,9 @@ mod tests {
         assert!(error.to_string().contains("entry 0 (\"x\")"), "{error}");
         let error = parse_schedule(r#"[{"name": "y", "job_name": "bad name"}]"#).unwrap_err();
         assert!(error.to_string().contains("\"bad name\""), "{error}");
+        let error = parse_schedule(r#"[{"name": "a", "job_name": "x"}, {"name": "a", "job_name": "y"}]"#).unwrap_err();
+        assert!(error.to_string().contains("entry 1 (\"a\")"), "{error}");
+        assert!(error.to_string().contains("same name"), "{error}");
         let error = parse_schedule(r#"{"name": "z"}"#).unwrap_err();
         assert!(error.to_string().contains("expected a JSON array"), "{error}");
     }
