@@ -1,8 +1,9 @@
 //! A throwaway `redis-server` on a free loopback port, killed on drop.
 //!
 //! Tests never touch a server they did not start: each `RedisServer` runs in
-//! its own temporary directory with persistence off. Set `JOBS_TEST_REDIS_SERVER`
-//! to the path of a `redis-server` binary to use one outside `PATH`.
+//! its own temporary directory, with persistence off unless the test requests
+//! it. Set `JOBS_TEST_REDIS_SERVER` to the path of a `redis-server` binary to
+//! use one outside `PATH`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -15,7 +16,12 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    /// The arguments after the defaults, given again at each restart.
+    extra: Vec<String>,
 }
+
+/// The persistence settings of [`RedisServer::start_persistent`].
+const APPEND_ONLY: [&str; 4] = ["--appendonly", "yes", "--appendfsync", "always"];
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
@@ -27,19 +33,32 @@ impl RedisServer {
         Self::start_with_args(&[])
     }
 
+    /// Starts a server that writes every change to its append-only file in
+    /// the test directory before it replies (`--appendonly yes --appendfsync
+    /// always`), so a restart, even after SIGKILL, keeps every acknowledged write.
+    pub fn start_persistent() -> Self {
+        Self::start_with_args(&APPEND_ONLY)
+    }
+
     /// Starts a server with extra command-line arguments, such as
-    /// `["--maxmemory-policy", "allkeys-lru"]`.
+    /// `["--maxmemory-policy", "allkeys-lru"]`. They override the defaults.
     pub fn start_with_args(extra: &[&str]) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("jobs-test-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the Redis test directory");
-        let child = Self::spawn(port, &dir, extra);
-        let server = Self { child, port, dir };
+        let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+        let child = Self::spawn(port, &dir, &extra);
+        let server = Self {
+            child,
+            port,
+            dir,
+            extra,
+        };
         server.wait_ready();
         server
     }
 
-    fn spawn(port: u16, dir: &PathBuf, extra: &[&str]) -> Child {
+    fn spawn(port: u16, dir: &PathBuf, extra: &[String]) -> Child {
         let binary = std::env::var("JOBS_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
         let port_text = port.to_string();
         let mut args = vec![
@@ -54,7 +73,7 @@ impl RedisServer {
             "--protected-mode",
             "yes",
         ];
-        args.extend_from_slice(extra);
+        args.extend(extra.iter().map(String::as_str));
         Command::new(&binary)
             .args(&args)
             .current_dir(dir)
@@ -94,23 +113,83 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Kills the server with SIGKILL and starts a new, empty one on the same port.
+    /// Kills the server with SIGKILL, if it is running, and starts it again on
+    /// the same port with the same arguments. A server from
+    /// [`RedisServer::start_persistent`] comes back with its data; any other
+    /// comes back empty.
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Self::spawn(self.port, &self.dir, &[]);
+        self.kill();
+        self.child = Self::spawn(self.port, &self.dir, &self.extra);
         self.wait_ready();
     }
 
     /// Kills the server with SIGKILL; it stays down until [`RedisServer::restart`].
     pub fn kill(&mut self) {
+        self.resume();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the server process with SIGSTOP. Connections stay open, but the
+    /// server sends no reply until [`RedisServer::resume`].
+    pub fn pause(&mut self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again with SIGCONT. Does nothing to a running one.
+    pub fn resume(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&mut self, signal: &str) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|error| panic!("failed to run `kill {signal}`: {error}"));
+        assert!(status.success(), "`kill {signal}` on redis-server failed: {status}");
+    }
+
+    /// Reads `used_memory` from `INFO memory`: the bytes Redis's allocator
+    /// has handed out, which excludes the Lua interpreter.
+    pub fn used_memory(&self) -> u64 {
+        let info = self.command("INFO memory");
+        info.lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no used_memory in INFO memory: {info}"))
+    }
+
+    /// Sends one inline command and returns the raw reply, for fixture checks
+    /// that should not depend on the client under test.
+    fn command(&self, command: &str) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the test Redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("set a read timeout");
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .expect("send a command to the test Redis");
+        let mut reader = BufReader::new(stream);
+        let mut header = String::new();
+        reader.read_line(&mut header).expect("read the reply header");
+        let Some(length) = header.strip_prefix('$') else {
+            return header;
+        };
+        let length: usize = length.trim().parse().expect("a bulk string length");
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("read the reply");
+        String::from_utf8_lossy(&body).into_owned()
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        self.resume();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
