@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -20,6 +21,9 @@ use crate::registry::Registry;
 /// How long a stopping worker waits for the releases of its unfinished jobs
 /// once the grace period is over.
 const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// The first pause after a failed reserve; it doubles up to [`MAX_ERROR_BACKOFF`].
+const MIN_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest pause between reserve attempts while the queue keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
@@ -139,10 +143,12 @@ pub struct StopReport {
 impl Worker {
     /// Stops the worker: stops fetching, waits up to `grace` for running jobs,
     /// then drops the handlers still running and hands their jobs back to the
-    /// queue, uncounted. Returns within `grace` plus one second.
+    /// queue, uncounted. Returns within `grace` plus one second, even when the
+    /// queue does not respond.
     pub async fn stop(self, grace: Duration) -> StopReport {
+        let grace_over = Instant::now() + grace;
         self.shutdown.cancel();
-        let _ = self.fetch.await;
+        stop_fetching(self.fetch, grace_over).await;
         self.tracker.close();
         let in_flight = self.tracker.len();
         info!(in_flight, grace_ms = grace.as_millis() as u64, "worker stopping");
@@ -151,11 +157,16 @@ impl Worker {
             in_flight,
             ..StopReport::default()
         };
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout_at(grace_over, self.tracker.wait()).await.is_err() {
             let unfinished = self.tracker.len();
             warn!(unfinished, "grace period over; releasing unfinished jobs");
             self.abort.cancel();
-            if tokio::time::timeout(RELEASE_WAIT, self.tracker.wait()).await.is_err() {
+            // A release waits for the queue at most this long; a job whose
+            // release is still pending returns when its lease expires.
+            if tokio::time::timeout_at(grace_over + RELEASE_WAIT, self.tracker.wait())
+                .await
+                .is_err()
+            {
                 report.unsettled = self.tracker.len();
             }
         }
@@ -180,6 +191,24 @@ impl Worker {
     }
 }
 
+/// Waits for the fetch loop to see the shutdown, and aborts it if it has not
+/// by `grace_over`.
+///
+/// The loop notices the shutdown at once unless it is inside `reserve_many`,
+/// which waits for the queue: on Redis up to the response timeout (5 s by
+/// default), longer than a short grace period. Aborting it there cannot lose
+/// a job. Jobs from earlier reserves already run in their own tasks, which
+/// the stop waits for. Any job the aborted call reserved has no worker, so it
+/// returns to the queue when its lease expires, with the attempt counted.
+async fn stop_fetching(mut fetch: JoinHandle<()>, grace_over: Instant) {
+    if tokio::time::timeout_at(grace_over, &mut fetch).await.is_ok() {
+        return;
+    }
+    warn!("the queue did not respond within the grace period; stopped fetching without waiting for it");
+    fetch.abort();
+    let _ = fetch.await;
+}
+
 struct FetchLoop<Q> {
     queue: Arc<Q>,
     registry: Arc<Registry>,
@@ -195,29 +224,47 @@ struct FetchLoop<Q> {
 
 impl<Q: JobQueue> FetchLoop<Q> {
     async fn run(self) {
-        let mut error_backoff = Duration::from_millis(100);
+        let mut error_backoff = MIN_ERROR_BACKOFF;
+        let mut failures: u64 = 0;
         loop {
             let Some(permits) = self.free_slots().await else {
                 return;
             };
             // The reserve call is not raced against shutdown: dropping it midway
-            // could leave a job reserved until its lease expires.
-            match self.queue.reserve_many(permits.len()).await {
+            // could leave a job reserved until its lease expires. `Worker::stop`
+            // aborts it only when the grace period is over.
+            let result = self.queue.reserve_many(permits.len()).await;
+            if result.is_ok() && failures > 0 {
+                info!(failures, "reserving jobs works again");
+                failures = 0;
+                error_backoff = MIN_ERROR_BACKOFF;
+            }
+            match result {
                 Ok(reserved) if reserved.is_empty() => {
                     drop(permits);
-                    error_backoff = Duration::from_millis(100);
-                    tokio::select! {
+                    let waited = tokio::select! {
                         () = self.shutdown.cancelled() => return,
-                        _ = self.queue.wait_for_job(self.poll_interval) => {}
+                        waited = self.queue.wait_for_job(self.poll_interval) => waited,
+                    };
+                    if waited.is_err() {
+                        // A failed wait returns at once; pause so the loop
+                        // does not poll the queue without a break.
+                        tokio::select! {
+                            () = self.shutdown.cancelled() => return,
+                            () = tokio::time::sleep(self.poll_interval) => {}
+                        }
                     }
                 }
-                Ok(reserved) => {
-                    error_backoff = Duration::from_millis(100);
-                    self.spawn_all(reserved, permits);
-                }
+                Ok(reserved) => self.spawn_all(reserved, permits),
                 Err(error) => {
                     drop(permits);
-                    warn!(error = %display_chain(&error), retry_in_ms = error_backoff.as_millis() as u64, "failed to reserve jobs");
+                    failures += 1;
+                    warn!(
+                        error = %display_chain(&error),
+                        failures,
+                        retry_in_ms = error_backoff.as_millis() as u64,
+                        "failed to reserve jobs"
+                    );
                     tokio::select! {
                         () = self.shutdown.cancelled() => return,
                         () = tokio::time::sleep(error_backoff) => {}
