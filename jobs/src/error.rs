@@ -31,6 +31,12 @@ pub enum InvalidJob {
         /// The job name.
         name: String,
     },
+    /// The unique key is the empty string.
+    #[error("job `{name}` has an empty unique key; give a non-empty key or leave it unset")]
+    EmptyUniqueKey {
+        /// The job name.
+        name: String,
+    },
 }
 
 /// A queue operation that failed because of the backend.
@@ -117,13 +123,29 @@ pub enum EnqueueError {
         #[source]
         source: QueueError,
     },
+    /// Another job with the same unique key is queued or running, so this
+    /// one was not stored. [`JobQueue::enqueue_unique`](crate::JobQueue::enqueue_unique)
+    /// reports this as [`Enqueued::Duplicate`](crate::Enqueued::Duplicate) instead.
+    #[error(
+        "job `{name}` was not enqueued: job {existing_id} with unique key {key:?} is already queued or running",
+        name = job.name,
+        key = job.unique_key.as_deref().unwrap_or_default()
+    )]
+    Duplicate {
+        /// The id of the job that holds the key.
+        existing_id: String,
+        /// The job that was not queued.
+        job: Box<NewJob>,
+    },
 }
 
 impl EnqueueError {
     /// The job that was not queued, when the request got as far as building one.
     pub fn into_job(self) -> Option<NewJob> {
         match self {
-            EnqueueError::Invalid { job, .. } | EnqueueError::Queue { job, .. } => Some(*job),
+            EnqueueError::Invalid { job, .. }
+            | EnqueueError::Queue { job, .. }
+            | EnqueueError::Duplicate { job, .. } => Some(*job),
             EnqueueError::Serialize { .. } => None,
         }
     }
@@ -132,7 +154,15 @@ impl EnqueueError {
     pub fn is_invalid(&self) -> bool {
         match self {
             EnqueueError::Invalid { .. } | EnqueueError::Serialize { .. } => true,
-            EnqueueError::Queue { .. } => false,
+            EnqueueError::Queue { .. } | EnqueueError::Duplicate { .. } => false,
+        }
+    }
+
+    /// Whether another job with the same unique key is queued or running.
+    pub fn is_duplicate(&self) -> bool {
+        match self {
+            EnqueueError::Duplicate { .. } => true,
+            EnqueueError::Invalid { .. } | EnqueueError::Serialize { .. } | EnqueueError::Queue { .. } => false,
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Job {
     pub last_error: Option<String>,
     /// The lease length for this job, when it differs from the queue's default.
     pub visibility_timeout: Option<Duration>,
+    /// The key that keeps a second job with the same key from being queued
+    /// while this one is queued or running; see [`NewJob::unique_key`].
+    pub unique_key: Option<String>,
 }
 
 impl Job {
@@ -120,6 +123,8 @@ pub struct NewJob {
     pub backoff: Backoff,
     /// The lease length, when it differs from the queue's default.
     pub visibility_timeout: Option<Duration>,
+    /// The unique key, if any; see [`NewJob::unique_key`].
+    pub unique_key: Option<String>,
 }
 
 impl NewJob {
@@ -132,6 +137,7 @@ impl NewJob {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             backoff: Backoff::default(),
             visibility_timeout: None,
+            unique_key: None,
         }
     }
 
@@ -173,6 +179,20 @@ impl NewJob {
         self
     }
 
+    /// Makes the job unique by `key`: while a job with the same key is queued
+    /// (ready, delayed or waiting for a retry) or running, enqueueing this one
+    /// stores nothing and reports the existing job's id instead. See
+    /// [`JobQueue::enqueue_unique`](crate::JobQueue::enqueue_unique).
+    ///
+    /// The key is released when its job is acked or dead-lettered. While the
+    /// job runs, the key lasts until the lease deadline and is renewed with
+    /// the lease, so the key of a job whose worker died frees itself when the
+    /// lease expires.
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.unique_key = Some(key.into());
+        self
+    }
+
     /// Checks the name and the options; queues call this before storing a job.
     pub fn validate(&self) -> Result<(), InvalidJob> {
         validate_name(&self.name)?;
@@ -183,6 +203,11 @@ impl NewJob {
         }
         if self.visibility_timeout == Some(Duration::ZERO) {
             return Err(InvalidJob::ZeroVisibilityTimeout {
+                name: self.name.clone(),
+            });
+        }
+        if self.unique_key.as_deref() == Some("") {
+            return Err(InvalidJob::EmptyUniqueKey {
                 name: self.name.clone(),
             });
         }
@@ -202,6 +227,7 @@ impl NewJob {
             backoff: self.backoff,
             last_error: None,
             visibility_timeout: self.visibility_timeout,
+            unique_key: self.unique_key,
         }
     }
 }
@@ -230,6 +256,13 @@ mod tests {
         let job = NewJob::new("a", Payload::default()).max_attempts(0);
         let err = job.validate().unwrap_err();
         assert!(err.to_string().contains("max_attempts"), "{err}");
+    }
+
+    #[test]
+    fn empty_unique_key_rejected() {
+        let job = NewJob::new("a", Payload::default()).unique_key("");
+        let err = job.validate().unwrap_err();
+        assert!(err.to_string().contains("empty unique key"), "{err}");
     }
 
     #[test]

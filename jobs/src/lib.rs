@@ -66,7 +66,10 @@ pub use payload::Payload;
 pub use queue::memory::InMemoryJobQueue;
 #[cfg(feature = "redis")]
 pub use queue::redis::RedisJobQueue;
-pub use queue::{DeadJob, DynQueue, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved};
+pub use queue::{
+    DEFAULT_DEAD_LETTER_LIMIT, DeadJob, DynQueue, Enqueued, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome,
+    QueueStats, Reserved,
+};
 pub use registry::error::{DispatchError, RegistryError};
 pub use registry::registration::{Invocation, Origin};
 pub use registry::result::{IntoJobResult, JobError, JobResult};

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::error::EnqueueError;
 use crate::job::{Job, JobOptions, NewJob};
 use crate::payload::Payload;
-use crate::queue::JobQueue;
+use crate::queue::{Enqueued, JobQueue};
 
 /// A payload type bound to a job name and its options.
 ///
@@ -75,6 +75,20 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
     {
         let request = self.to_new_job().map(|job| job.delay(delay));
         async move { queue.enqueue(request?).await }
+    }
+
+    /// Enqueues this payload as a job due at once, unless a job with the
+    /// same unique `key` is queued or running. See [`JobQueue::enqueue_unique`].
+    fn enqueue_unique<'q, Q>(
+        &self,
+        queue: &'q Q,
+        key: impl Into<String>,
+    ) -> impl Future<Output = Result<Enqueued, EnqueueError>> + Send + 'q
+    where
+        Q: JobQueue + ?Sized,
+    {
+        let request = self.to_new_job().map(|job| job.unique_key(key));
+        async move { queue.enqueue_unique(request?).await }
     }
 }
 

@@ -15,11 +15,15 @@ pub(super) async fn execute(config: &JobsConfig, command: DlqCommand) -> Result<
             }
         }
         DlqCommand::Show { id } => {
-            // The dead-letter queue is searched in pages, so a large one is never read whole.
-            let dead = find_dead(&*queue, &id).await?;
+            let Some(dead) = queue.dead_job(&id).await.map_err(failed)? else {
+                return Err(format!("no dead job has id {id:?}; list them with `dlq list`"));
+            };
             println!("id: {}", dead.job.id);
             println!("name: {}", dead.job.name);
             println!("attempts: {}/{}", dead.job.attempts, dead.job.max_attempts);
+            if let Some(key) = &dead.job.unique_key {
+                println!("unique_key: {key}");
+            }
             println!("died_at: {}", died_at(&dead));
             println!("last_error: {}", dead.job.last_error.as_deref().unwrap_or(""));
             println!("payload: {}", dead.job.payload);
@@ -40,24 +44,6 @@ pub(super) async fn execute(config: &JobsConfig, command: DlqCommand) -> Result<
         }
     }
     Ok(())
-}
-
-async fn find_dead(queue: &dyn crate::queue::JobQueue, id: &str) -> Result<DeadJob, String> {
-    const PAGE: usize = 500;
-    let mut offset = 0;
-    loop {
-        let page = queue
-            .dead_jobs(offset, PAGE)
-            .await
-            .map_err(|error| display_chain(&error))?;
-        if let Some(dead) = page.iter().find(|dead| dead.job.id == id) {
-            return Ok(dead.clone());
-        }
-        if page.len() < PAGE {
-            return Err(format!("no dead job has id {id:?}; list them with `dlq list`"));
-        }
-        offset += PAGE;
-    }
 }
 
 fn died_at(dead: &DeadJob) -> String {

@@ -4,6 +4,16 @@
 //! *processing* (reserved by a worker under a lease) and *dead* (in the
 //! dead-letter queue). [`JobQueue`] is the contract both backends keep; the
 //! shared test suite in `tests/` runs the same cases against each.
+//!
+//! # The dead-letter queue's size limit
+//!
+//! Both backends keep at most [`DEFAULT_DEAD_LETTER_LIMIT`] dead jobs unless
+//! configured otherwise. When dead-lettering a job takes the queue over its
+//! limit, the oldest dead jobs are deleted with their payloads and errors, and
+//! the queue logs a warning with how many it deleted. Without a limit, a
+//! failure that dead-letters every job (a bad deploy, an unreachable service)
+//! fills the backend's memory with payloads nobody reads, and on Redis that
+//! memory is the same memory live jobs need.
 
 mod lease;
 pub mod memory;
@@ -20,6 +30,14 @@ pub use lease::{FailOutcome, Failure, Lease, LeaseOutcome, Reserved};
 
 use crate::error::{EnqueueError, QueueError};
 use crate::job::{Job, NewJob};
+
+/// The default maximum number of jobs in the dead-letter queue: 10,000.
+///
+/// It keeps the failures of a long outage for inspection (at 100 failed jobs
+/// a minute, the last 100 minutes) while bounding the memory they use: about
+/// 15 MB on Redis for 1 KB payloads. The limit also bounds the work of the
+/// operations that search the dead-letter queue for one id.
+pub const DEFAULT_DEAD_LETTER_LIMIT: usize = 10_000;
 
 /// How many jobs sit in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +64,18 @@ pub struct DeadJob {
     pub died_at: Option<DateTime<Utc>>,
 }
 
+/// The result of [`JobQueue::enqueue_unique`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    /// The job was stored.
+    Created(Job),
+    /// A job with the same unique key is queued or running; nothing was stored.
+    Duplicate {
+        /// The id of the job that holds the key.
+        existing_id: String,
+    },
+}
+
 /// A job queue: the storage behind producers and workers.
 ///
 /// Every method is atomic with respect to the others: a job is in exactly one
@@ -59,11 +89,40 @@ pub struct DeadJob {
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Stores a job and returns its record with the assigned id.
+    ///
+    /// A job with a [unique key](NewJob::unique_key) that another queued or
+    /// running job holds is not stored, and the error is
+    /// [`EnqueueError::Duplicate`].
     async fn enqueue(&self, job: NewJob) -> Result<Job, EnqueueError>;
 
+    /// Stores a job unless another job with the same
+    /// [unique key](NewJob::unique_key) is queued or running, in which case it
+    /// returns [`Enqueued::Duplicate`] with that job's id. The check and the
+    /// store are one atomic step. A job without a unique key is always stored.
+    ///
+    /// ```
+    /// # async fn run(queue: &dyn jobs::JobQueue) -> Result<(), jobs::EnqueueError> {
+    /// use jobs::{Enqueued, NewJob};
+    ///
+    /// let request = NewJob::new("send_invoice", serde_json::json!({"invoice": 42})).unique_key("invoice-42");
+    /// match queue.enqueue_unique(request).await? {
+    ///     Enqueued::Created(job) => println!("queued job {}", job.id),
+    ///     Enqueued::Duplicate { existing_id } => println!("job {existing_id} already sends it"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn enqueue_unique(&self, job: NewJob) -> Result<Enqueued, EnqueueError> {
+        match self.enqueue(job).await {
+            Ok(job) => Ok(Enqueued::Created(job)),
+            Err(EnqueueError::Duplicate { existing_id, .. }) => Ok(Enqueued::Duplicate { existing_id }),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Stores several jobs. The default enqueues them one by one; backends
-    /// override it to batch the round trips. On error, the jobs before the
-    /// failing one are queued and the rest are not.
+    /// override it to batch the round trips. On error, including a duplicate
+    /// unique key, the jobs before the failing one are queued and the rest
+    /// are not.
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
         let mut queued = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -100,13 +159,15 @@ pub trait JobQueue: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Completes a job and deletes it. Has no effect, and returns
-    /// [`LeaseOutcome::Lost`], when the lease is no longer held.
+    /// Completes a job and deletes it, with its unique key. Has no effect, and
+    /// returns [`LeaseOutcome::Lost`], when the lease is no longer held.
     async fn ack(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError>;
 
     /// Records a failed attempt. The job is retried after `failure`'s delay,
     /// or dead-lettered when the failure is permanent or the job has used all
-    /// its attempts; either way `last_error` keeps the error.
+    /// its attempts; either way `last_error` keeps the error. Dead-lettering
+    /// releases the job's unique key, and may delete the oldest dead jobs to
+    /// keep the dead-letter queue within its limit.
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError>;
 
     /// Hands a reserved job back without counting the attempt, at the front of
@@ -125,8 +186,16 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Lists dead jobs, newest first, skipping `offset` and returning at most `limit`.
     async fn dead_jobs(&self, offset: usize, limit: usize) -> Result<Vec<DeadJob>, QueueError>;
 
+    /// Reads one dead job. Returns `None` when no dead job has that id,
+    /// including when the job exists in another state.
+    async fn dead_job(&self, id: &str) -> Result<Option<DeadJob>, QueueError>;
+
     /// Moves one dead job back to ready with its attempts reset to 0.
     /// Returns `false` when no dead job has that id.
+    ///
+    /// A requeued job with a unique key takes the key again if no other job
+    /// holds it. If another job took the key meanwhile, the requeued job runs
+    /// anyway, without the key.
     async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError>;
 
     /// Moves every dead job back to ready with attempts reset; returns how many.
@@ -143,6 +212,9 @@ pub trait JobQueue: Send + Sync + 'static {
 impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     async fn enqueue(&self, job: NewJob) -> Result<Job, EnqueueError> {
         (**self).enqueue(job).await
+    }
+    async fn enqueue_unique(&self, job: NewJob) -> Result<Enqueued, EnqueueError> {
+        (**self).enqueue_unique(job).await
     }
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
         (**self).enqueue_many(jobs).await
@@ -177,6 +249,9 @@ impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     async fn dead_jobs(&self, offset: usize, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
         (**self).dead_jobs(offset, limit).await
     }
+    async fn dead_job(&self, id: &str) -> Result<Option<DeadJob>, QueueError> {
+        (**self).dead_job(id).await
+    }
     async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError> {
         (**self).requeue_dead(id).await
     }
@@ -188,6 +263,17 @@ impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     }
     fn visibility_timeout(&self) -> Duration {
         (**self).visibility_timeout()
+    }
+}
+
+/// Logs the dead jobs a queue deleted to keep its dead-letter queue within `limit`.
+pub(crate) fn log_dropped_dead(dropped: u64, limit: usize) {
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            limit,
+            "dead-letter queue over its limit; deleted the oldest dead jobs"
+        );
     }
 }
 

@@ -1,15 +1,18 @@
 //! The in-memory queue, for development and tests.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod state;
+mod unique;
+
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved};
+use self::state::{Place, State};
+use super::{DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved, log_dropped_dead};
 use crate::error::{EnqueueError, QueueError};
 use crate::job::{Job, NewJob};
 
@@ -17,8 +20,8 @@ use crate::job::{Job, NewJob};
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A queue held in the process's memory, with the same behaviour as the Redis
-/// queue: delayed jobs, leases with a visibility timeout, retries and a
-/// dead-letter queue. Jobs are lost when the process exits.
+/// queue: delayed jobs, leases with a visibility timeout, retries, unique keys
+/// and a dead-letter queue with a size limit. Jobs are lost when the process exits.
 ///
 /// It is safe to share between tasks (wrap it in an `Arc`). Due times follow
 /// tokio's clock, so tests that pause time control delays and leases.
@@ -27,31 +30,6 @@ pub struct InMemoryJobQueue {
     state: Mutex<State>,
     arrivals: Notify,
     visibility_timeout: Duration,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    next_id: u64,
-    next_token: u64,
-    jobs: HashMap<u64, Entry>,
-    ready: VecDeque<u64>,
-    delayed: BTreeMap<(Instant, u64), ()>,
-    processing: BTreeMap<(Instant, u64), ()>,
-    dead: VecDeque<u64>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    job: Job,
-    place: Place,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Place {
-    Ready,
-    Delayed,
-    Processing { token: u64, deadline: Instant },
-    Dead { died_at: DateTime<Utc> },
 }
 
 impl InMemoryJobQueue {
@@ -74,6 +52,23 @@ impl InMemoryJobQueue {
         }
     }
 
+    /// Sets the maximum number of dead jobs kept (default
+    /// [`DEFAULT_DEAD_LETTER_LIMIT`](super::DEFAULT_DEAD_LETTER_LIMIT)).
+    /// Dead-lettering a job beyond it deletes the oldest dead jobs and logs
+    /// how many. Pass `usize::MAX` to keep every dead job.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero.
+    pub fn dead_letter_limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "the dead-letter limit must be positive");
+        self.state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .dead_letter_limit = limit;
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while the lock is held cannot leave a job in two places,
         // because every method moves a job with plain inserts and removes
@@ -93,102 +88,11 @@ impl Default for InMemoryJobQueue {
     }
 }
 
-impl State {
-    fn insert(&mut self, new: NewJob, now: Instant) -> Job {
-        self.next_id += 1;
-        let id = self.next_id;
-        let delay = new.delay;
-        let job = new.into_job(id.to_string(), Utc::now());
-        let place = if delay.is_zero() {
-            self.ready.push_back(id);
-            Place::Ready
-        } else {
-            let due = now + delay;
-            self.delayed.insert((due, id), ());
-            Place::Delayed
-        };
-        self.jobs.insert(
-            id,
-            Entry {
-                job: job.clone(),
-                place,
-            },
-        );
-        job
+fn duplicate(holder: u64, job: NewJob) -> EnqueueError {
+    EnqueueError::Duplicate {
+        existing_id: holder.to_string(),
+        job: Box::new(job),
     }
-
-    /// Moves due delayed jobs to ready, and jobs whose lease expired to ready
-    /// or, when their attempts are used up, to the dead-letter queue.
-    fn promote(&mut self, now: Instant) {
-        while let Some(entry) = self.delayed.first_entry() {
-            let (due, id) = *entry.key();
-            if due > now {
-                break;
-            }
-            entry.remove();
-            self.ready.push_back(id);
-            self.jobs.get_mut(&id).expect("delayed job has an entry").place = Place::Ready;
-        }
-        while let Some(entry) = self.processing.first_entry() {
-            let (deadline, id) = *entry.key();
-            if deadline > now {
-                break;
-            }
-            entry.remove();
-            let job = &mut self.jobs.get_mut(&id).expect("processing job has an entry").job;
-            if job.is_last_attempt() {
-                job.last_error = Some(lease_expired_error(job));
-                self.kill(id);
-            } else {
-                self.ready.push_back(id);
-                self.jobs.get_mut(&id).expect("processing job has an entry").place = Place::Ready;
-            }
-        }
-    }
-
-    fn kill(&mut self, id: u64) {
-        self.dead.push_front(id);
-        self.jobs.get_mut(&id).expect("job has an entry").place = Place::Dead { died_at: Utc::now() };
-    }
-
-    /// Pops the next ready job, counts the attempt and leases it until `deadline_of(job)`.
-    fn reserve(&mut self, deadline_of: impl Fn(&Job) -> Instant) -> Option<(Job, u64)> {
-        let id = self.ready.pop_front()?;
-        self.next_token += 1;
-        let token = self.next_token;
-        let entry = self.jobs.get_mut(&id).expect("ready job has an entry");
-        entry.job.attempts = entry.job.attempts.saturating_add(1);
-        let deadline = deadline_of(&entry.job);
-        entry.place = Place::Processing { token, deadline };
-        let job = entry.job.clone();
-        self.processing.insert((deadline, id), ());
-        Some((job, token))
-    }
-
-    /// Checks that `lease` is the current reservation of its job, and returns
-    /// the job's id and lease deadline.
-    fn held(&self, lease: &Lease) -> Option<(u64, Instant)> {
-        let id: u64 = lease.job_id().parse().ok()?;
-        let token: u64 = lease.token().parse().ok()?;
-        match self.jobs.get(&id)?.place {
-            Place::Processing { token: held, deadline } if held == token => Some((id, deadline)),
-            _ => None,
-        }
-    }
-
-    fn requeue_dead(&mut self, id: u64) {
-        let entry = self.jobs.get_mut(&id).expect("dead job has an entry");
-        entry.job.attempts = 0;
-        entry.place = Place::Ready;
-        self.ready.push_back(id);
-    }
-}
-
-fn lease_expired_error(job: &Job) -> String {
-    format!(
-        "lease expired on attempt {} of {}: the worker neither acked nor failed the job within its visibility timeout",
-        job.attempts, job.max_attempts
-    )
 }
 
 #[async_trait]
@@ -200,9 +104,14 @@ impl JobQueue for InMemoryJobQueue {
                 job: Box::new(job),
             });
         }
-        let stored = self.lock().insert(job, Instant::now());
-        self.arrivals.notify_waiters();
-        Ok(stored)
+        let inserted = self.lock().insert(job, Instant::now());
+        match inserted {
+            Ok(stored) => {
+                self.arrivals.notify_waiters();
+                Ok(stored)
+            }
+            Err((holder, job)) => Err(duplicate(holder, job)),
+        }
     }
 
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
@@ -219,7 +128,14 @@ impl JobQueue for InMemoryJobQueue {
                         job: Box::new(job),
                     });
                 }
-                stored.push(state.insert(job, now));
+                match state.insert(job, now) {
+                    Ok(job) => stored.push(job),
+                    Err((holder, job)) => {
+                        drop(state);
+                        self.arrivals.notify_waiters();
+                        return Err(duplicate(holder, job));
+                    }
+                }
             }
         }
         self.arrivals.notify_waiters();
@@ -233,16 +149,19 @@ impl JobQueue for InMemoryJobQueue {
     async fn reserve_many(&self, max: usize) -> Result<Vec<Reserved>, QueueError> {
         let now = Instant::now();
         let mut state = self.lock();
-        state.promote(now);
+        let dropped = state.promote(now);
         let mut reserved = Vec::new();
         let deadline_of = |job: &Job| now + job.visibility_timeout.unwrap_or(self.visibility_timeout);
         while reserved.len() < max {
-            let Some((job, token)) = state.reserve(deadline_of) else {
+            let Some((job, token)) = state.reserve(now, deadline_of) else {
                 break;
             };
             let lease = self.lease_of(&job, token);
             reserved.push(Reserved::new(job, lease));
         }
+        let limit = state.dead_letter_limit;
+        drop(state);
+        log_dropped_dead(dropped, limit);
         Ok(reserved)
     }
 
@@ -268,7 +187,7 @@ impl JobQueue for InMemoryJobQueue {
             return Ok(LeaseOutcome::Lost);
         };
         state.processing.remove(&(deadline, id));
-        state.jobs.remove(&id);
+        state.remove(id);
         Ok(LeaseOutcome::Done)
     }
 
@@ -286,7 +205,10 @@ impl JobQueue for InMemoryJobQueue {
             _ => None,
         };
         let Some(delay) = retry_delay else {
-            state.kill(id);
+            let dropped = state.kill(id);
+            let limit = state.dead_letter_limit;
+            drop(state);
+            log_dropped_dead(dropped, limit);
             return Ok(FailOutcome::DeadLettered);
         };
         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
@@ -294,12 +216,14 @@ impl JobQueue for InMemoryJobQueue {
         let due = now + delay;
         state.delayed.insert((due, id), ());
         state.jobs.get_mut(&id).expect("held job has an entry").place = Place::Delayed;
+        state.hold_unique(id, None, now);
         drop(state);
         self.arrivals.notify_waiters();
         Ok(FailOutcome::Retrying { at })
     }
 
     async fn release(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
+        let now = Instant::now();
         let mut state = self.lock();
         let Some((id, deadline)) = state.held(lease) else {
             return Ok(LeaseOutcome::Lost);
@@ -309,6 +233,7 @@ impl JobQueue for InMemoryJobQueue {
         entry.job.attempts = entry.job.attempts.saturating_sub(1);
         entry.place = Place::Ready;
         state.ready.push_front(id);
+        state.hold_unique(id, None, now);
         drop(state);
         self.arrivals.notify_waiters();
         Ok(LeaseOutcome::Done)
@@ -320,13 +245,15 @@ impl JobQueue for InMemoryJobQueue {
             return Ok(LeaseOutcome::Lost);
         };
         let token: u64 = lease.token().parse().expect("held lease has a numeric token");
-        let renewed = Instant::now() + lease.visibility_timeout();
+        let now = Instant::now();
+        let renewed = now + lease.visibility_timeout();
         state.processing.remove(&(deadline, id));
         state.processing.insert((renewed, id), ());
         state.jobs.get_mut(&id).expect("held job has an entry").place = Place::Processing {
             token,
             deadline: renewed,
         };
+        state.hold_unique(id, Some(renewed), now);
         Ok(LeaseOutcome::Done)
     }
 
@@ -363,6 +290,21 @@ impl JobQueue for InMemoryJobQueue {
         Ok(dead.collect())
     }
 
+    async fn dead_job(&self, id: &str) -> Result<Option<DeadJob>, QueueError> {
+        let Ok(id) = id.parse::<u64>() else {
+            return Ok(None);
+        };
+        let state = self.lock();
+        let dead = state.jobs.get(&id).and_then(|entry| match entry.place {
+            Place::Dead { died_at } => Some(DeadJob {
+                job: entry.job.clone(),
+                died_at: Some(died_at),
+            }),
+            _ => None,
+        });
+        Ok(dead)
+    }
+
     async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError> {
         let Ok(id) = id.parse::<u64>() else {
             return Ok(false);
@@ -372,17 +314,18 @@ impl JobQueue for InMemoryJobQueue {
             return Ok(false);
         };
         state.dead.remove(position);
-        state.requeue_dead(id);
+        state.requeue_dead(id, Instant::now());
         drop(state);
         self.arrivals.notify_waiters();
         Ok(true)
     }
 
     async fn requeue_all_dead(&self) -> Result<u64, QueueError> {
+        let now = Instant::now();
         let mut state = self.lock();
         let dead: Vec<u64> = state.dead.drain(..).rev().collect();
         for &id in &dead {
-            state.requeue_dead(id);
+            state.requeue_dead(id, now);
         }
         drop(state);
         self.arrivals.notify_waiters();
@@ -400,5 +343,45 @@ impl JobQueue for InMemoryJobQueue {
 
     fn visibility_timeout(&self) -> Duration {
         self.visibility_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Payload;
+
+    fn unique_job(key: &str) -> NewJob {
+        NewJob::new("a", Payload::default()).unique_key(key).max_attempts(2)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn settled_jobs_leave_no_state() {
+        let lease = Duration::from_secs(30);
+        let queue = InMemoryJobQueue::with_visibility_timeout(lease).dead_letter_limit(1);
+        for key in ["acked", "dead", "newest dead", "expired"] {
+            queue.enqueue(unique_job(key)).await.unwrap();
+        }
+        let reserved = queue.reserve_many(4).await.unwrap();
+        let permanent = || Failure::Permanent { error: "bad".into() };
+
+        queue.ack(&reserved[0].lease).await.unwrap();
+        queue.fail(&reserved[1].lease, permanent()).await.unwrap();
+        queue.fail(&reserved[2].lease, permanent()).await.unwrap();
+        tokio::time::advance(lease + Duration::from_secs(1)).await;
+        let again = queue.reserve().await.unwrap().expect("the expired job is back");
+        queue.ack(&again.lease).await.unwrap();
+
+        let state = queue.lock();
+        let kept: Vec<&str> = state
+            .jobs
+            .values()
+            .filter_map(|entry| entry.job.unique_key.as_deref())
+            .collect();
+        assert_eq!(kept, ["newest dead"], "only the dead job within the limit is kept");
+        assert_eq!(state.unique_locks(), 0, "a settled job left its unique key behind");
+        assert!(state.ready.is_empty());
+        assert!(state.delayed.is_empty());
+        assert!(state.processing.is_empty());
     }
 }

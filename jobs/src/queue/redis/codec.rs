@@ -34,6 +34,7 @@ mod field {
     pub(super) const JITTER: &str = "jitter";
     pub(super) const VISIBILITY_TIMEOUT_MS: &str = "visibility_timeout_ms";
     pub(super) const DIED_AT: &str = "died_at";
+    pub(super) const UNIQUE_KEY: &str = "unique_key";
 }
 
 const LINEAR: &str = "linear";
@@ -86,6 +87,9 @@ pub(super) fn encode_new(job: &NewJob, available_at: DateTime<Utc>) -> Vec<(&'st
     }
     if let Some(timeout) = job.visibility_timeout {
         fields.push((field::VISIBILITY_TIMEOUT_MS, millis(timeout).to_string()));
+    }
+    if let Some(key) = &job.unique_key {
+        fields.push((field::UNIQUE_KEY, key.clone()));
     }
     fields
 }
@@ -140,6 +144,7 @@ pub(super) fn decode(id: &str, fields: &Fields) -> Job {
             .number::<u64>(field::VISIBILITY_TIMEOUT_MS)
             .filter(|&millis| millis > 0)
             .map(Duration::from_millis),
+        unique_key: fields.get(field::UNIQUE_KEY).filter(|key| !key.is_empty()).cloned(),
     }
 }
 
@@ -246,7 +251,8 @@ mod tests {
         let new = NewJob::new("send_email", Payload::from_json(r#"{"to":"a"}"#).unwrap())
             .max_attempts(7)
             .backoff(backoff)
-            .visibility_timeout(Duration::from_secs(45));
+            .visibility_timeout(Duration::from_secs(45))
+            .unique_key("order-7");
 
         let job = decode("9", &stored(&new, available_at));
 
@@ -259,6 +265,7 @@ mod tests {
         assert_eq!(job.backoff, backoff);
         assert_eq!(job.last_error, None);
         assert_eq!(job.visibility_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(job.unique_key.as_deref(), Some("order-7"));
     }
 
     #[test]

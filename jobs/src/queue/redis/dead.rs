@@ -1,4 +1,4 @@
-//! The dead-letter queue: listing, requeueing and purging dead jobs.
+//! The dead-letter queue: listing, reading one, requeueing and purging dead jobs.
 
 use std::collections::HashMap;
 
@@ -51,11 +51,35 @@ impl RedisJobQueue {
             .collect())
     }
 
+    /// Finds `id` in the dead-letter queue with `LPOS` and reads its hash, in
+    /// one transaction, so a job requeued meanwhile is not reported as dead.
+    pub(super) async fn read_dead(&self, id: &str) -> Result<Option<DeadJob>, QueueError> {
+        let (position, hash): (Option<u64>, HashMap<Vec<u8>, Vec<u8>>) = redis::pipe()
+            .atomic()
+            .cmd("LPOS")
+            .arg(&self.keys.dlq)
+            .arg(id)
+            .cmd("HGETALL")
+            .arg(self.keys.job(id))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(redis_error("dead_job"))?;
+        if position.is_none() || hash.is_empty() {
+            return Ok(None);
+        }
+        let fields = codec::fields_from_pairs(hash);
+        Ok(Some(DeadJob {
+            job: codec::decode(id, &fields),
+            died_at: codec::died_at(id, &fields),
+        }))
+    }
+
     pub(super) async fn requeue_one_dead(&self, id: &str) -> Result<bool, QueueError> {
         let requeued: u8 = REQUEUE_DEAD
             .key(&self.keys.dlq)
             .key(&self.keys.ready)
             .key(self.keys.job(id))
+            .key(&self.keys.unique_prefix)
             .arg(id)
             .invoke_async(&mut self.connection.clone())
             .await
@@ -71,6 +95,7 @@ impl RedisJobQueue {
                 .key(&self.keys.dlq)
                 .key(&self.keys.ready)
                 .key(&self.keys.job_prefix)
+                .key(&self.keys.unique_prefix)
                 .arg(BATCH_LIMIT)
                 .invoke_async(&mut self.connection.clone())
                 .await

@@ -9,6 +9,10 @@ use super::{RedisJobQueue, redis_error};
 use crate::error::EnqueueError;
 use crate::job::{Job, NewJob};
 
+/// The enqueue script's reply: 1 and the new id, or 0 and the id of the job
+/// that holds the unique key.
+type EnqueueReply = (u8, String);
+
 /// The maximum number of script calls in one `enqueue_many` pipeline, so one
 /// round trip stays well within the response timeout.
 const PIPELINE_LIMIT: usize = 1000;
@@ -29,9 +33,11 @@ impl RedisJobQueue {
         for arg in enqueue_args(&job, now) {
             invocation.arg(arg);
         }
-        let result = invocation.invoke_async::<String>(&mut self.connection.clone()).await;
+        let result = invocation
+            .invoke_async::<EnqueueReply>(&mut self.connection.clone())
+            .await;
         match result {
-            Ok(id) => Ok(job.into_job(id, now)),
+            Ok(reply) => stored_or_duplicate(job, reply, now),
             Err(source) => Err(enqueue_failed(job, source)),
         }
     }
@@ -58,7 +64,19 @@ impl RedisJobQueue {
         let mut stored = Vec::with_capacity(valid.len());
         let mut valid = valid.into_iter().peekable();
         while valid.peek().is_some() {
-            let chunk: Vec<NewJob> = valid.by_ref().take(PIPELINE_LIMIT).collect();
+            // A pipeline ends after a job with a unique key, so when that job
+            // is a duplicate, no job after it has been sent.
+            let mut chunk = Vec::new();
+            while chunk.len() < PIPELINE_LIMIT {
+                let Some(job) = valid.next() else {
+                    break;
+                };
+                let unique = job.unique_key.is_some();
+                chunk.push(job);
+                if unique {
+                    break;
+                }
+            }
             self.enqueue_pipelined(chunk, &mut stored).await?;
         }
         match invalid {
@@ -69,8 +87,9 @@ impl RedisJobQueue {
 
     /// Enqueues `jobs` in one pipeline and appends the stored records to `stored`.
     ///
-    /// On a server error for one job, returns it in the error. Each script call
-    /// is separate, so a job after the failing one may still have been stored.
+    /// On a server error or a duplicate unique key for one job, returns it in
+    /// the error. Each script call is separate, so a job after the failing one
+    /// may still have been stored.
     async fn enqueue_pipelined(&self, jobs: Vec<NewJob>, stored: &mut Vec<Job>) -> Result<(), EnqueueError> {
         let now = Utc::now();
         let mut replies = match self.send_enqueue_pipeline(&jobs, now).await {
@@ -102,8 +121,8 @@ impl RedisJobQueue {
         for (job, reply) in jobs.into_iter().zip(replies) {
             match reply {
                 Value::ServerError(error) => return Err(enqueue_failed(job, error.into())),
-                reply => match redis::from_redis_value::<String>(reply) {
-                    Ok(id) => stored.push(job.into_job(id, now)),
+                reply => match redis::from_redis_value::<EnqueueReply>(reply) {
+                    Ok(reply) => stored.push(stored_or_duplicate(job, reply, now)?),
                     Err(error) => return Err(enqueue_failed(job, error.into())),
                 },
             }
@@ -141,27 +160,41 @@ impl RedisJobQueue {
             .map(drop)
     }
 
-    fn enqueue_keys(&self) -> [&str; 4] {
+    fn enqueue_keys(&self) -> [&str; 5] {
         [
             &self.keys.seq,
             &self.keys.job_prefix,
             &self.keys.ready,
             &self.keys.delayed,
+            &self.keys.unique_prefix,
         ]
     }
 }
 
-/// ARGV of the enqueue script: the delay in milliseconds, then the hash fields.
+/// ARGV of the enqueue script: the delay in milliseconds, the unique key or
+/// an empty string, then the hash fields.
 fn enqueue_args(job: &NewJob, now: DateTime<Utc>) -> Vec<String> {
     let available_at = now + chrono::Duration::from_std(job.delay).unwrap_or(chrono::Duration::MAX);
     let fields = codec::encode_new(job, available_at);
-    let mut args = Vec::with_capacity(1 + 2 * fields.len());
+    let mut args = Vec::with_capacity(2 + 2 * fields.len());
     args.push(millis(job.delay).to_string());
+    args.push(job.unique_key.clone().unwrap_or_default());
     for (name, value) in fields {
         args.push(name.to_owned());
         args.push(value);
     }
     args
+}
+
+fn stored_or_duplicate(job: NewJob, (created, id): EnqueueReply, now: DateTime<Utc>) -> Result<Job, EnqueueError> {
+    if created == 1 {
+        Ok(job.into_job(id, now))
+    } else {
+        Err(EnqueueError::Duplicate {
+            existing_id: id,
+            job: Box::new(job),
+        })
+    }
 }
 
 fn is_noscript(reply: &Value) -> bool {

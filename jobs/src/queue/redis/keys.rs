@@ -22,6 +22,9 @@ pub(super) struct Keys {
     pub(super) dlq: String,
     /// The start of every job hash key: `{prefix}:job:`, followed by the id.
     pub(super) job_prefix: String,
+    /// The start of every unique-key lock: `{prefix}:unique:`, followed by the
+    /// key. Each lock is a STRING holding the id of the job that holds the key.
+    pub(super) unique_prefix: String,
 }
 
 impl Keys {
@@ -35,6 +38,7 @@ impl Keys {
             seq: format!("{prefix}:seq"),
             dlq: format!("{prefix}:dlq"),
             job_prefix: format!("{prefix}:job:"),
+            unique_prefix: format!("{prefix}:unique:"),
         }
     }
 
@@ -62,6 +66,7 @@ mod tests {
         assert_eq!(keys.seq, "jobs:seq");
         assert_eq!(keys.dlq, "jobs:dlq");
         assert_eq!(keys.job("42"), "jobs:job:42");
+        assert_eq!(keys.unique_prefix, "jobs:unique:");
     }
 
     #[test]
@@ -69,5 +74,6 @@ mod tests {
         let keys = Keys::new("{jobs}");
         assert_eq!(keys.ready, "{jobs}:ready");
         assert_eq!(keys.job("7"), "{jobs}:job:7");
+        assert_eq!(keys.unique_prefix, "{jobs}:unique:");
     }
 }

@@ -15,6 +15,19 @@
 //! | `{p}:seq` | STRING | the id counter: each job id is `INCR {p}:seq` |
 //! | `{p}:job:{id}` | HASH | the job's fields |
 //! | `{p}:dlq` | LIST | dead job ids, newest at the head |
+//! | `{p}:unique:{key}` | STRING | the id of the job that holds unique key `key` |
+//!
+//! The first seven are svc-infra's; the unique-key locks and some hash fields
+//! are ours, and svc-infra ignores them. A unique-key lock has no expiry while
+//! its job is queued and expires at the lease deadline while it runs, so the
+//! key of a job whose worker died frees itself. A svc-infra worker that acks
+//! such a job leaves the lock behind, and the next enqueue with that key
+//! replaces it, because the job it names is gone.
+//!
+//! The dead-letter queue keeps at most the dead-letter limit of jobs
+//! ([`RedisQueueOptions::dead_letter_limit`]); the scripts that dead-letter a
+//! job delete the oldest dead jobs beyond it, at most 100 more than they
+//! dead-lettered per call, and the queue logs how many.
 //!
 //! A job whose lease expires goes back to the head of `{p}:ready`, behind the
 //! jobs already waiting, as in svc-infra and the in-memory queue. A released
@@ -78,14 +91,17 @@ use redis::RedisError;
 use self::connection::Connection;
 use self::keys::Keys;
 use super::memory::DEFAULT_VISIBILITY_TIMEOUT;
-use super::{DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved};
+use super::{
+    DEFAULT_DEAD_LETTER_LIMIT, DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved,
+};
 use crate::config::{ConfigError, DEFAULT_REDIS_PREFIX};
 use crate::error::{EnqueueError, QueueError};
 use crate::job::{Job, NewJob};
 
 /// The maximum number of items one script call handles: jobs reserved,
-/// delayed jobs promoted, expired leases, skipped ready entries, or dead jobs
-/// requeued or purged. It keeps any one script from blocking Redis for long.
+/// delayed jobs promoted, expired leases, skipped ready entries, dead jobs
+/// requeued or purged, or old dead jobs deleted beyond those it dead-lettered.
+/// It keeps any one script from blocking Redis for long.
 const BATCH_LIMIT: usize = 100;
 
 /// Settings of a [`RedisJobQueue`].
@@ -95,16 +111,19 @@ pub struct RedisQueueOptions {
     visibility_timeout: Duration,
     response_timeout: Duration,
     connect_timeout: Duration,
+    dead_letter_limit: usize,
 }
 
 impl Default for RedisQueueOptions {
-    /// Prefix `jobs`, 60 s visibility timeout, 5 s response and connect timeouts.
+    /// Prefix `jobs`, 60 s visibility timeout, 5 s response and connect
+    /// timeouts, and at most [`DEFAULT_DEAD_LETTER_LIMIT`] dead jobs.
     fn default() -> Self {
         Self {
             prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
             response_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            dead_letter_limit: DEFAULT_DEAD_LETTER_LIMIT,
         }
     }
 }
@@ -140,6 +159,22 @@ impl RedisQueueOptions {
         self
     }
 
+    /// Sets the maximum number of dead jobs kept (default
+    /// [`DEFAULT_DEAD_LETTER_LIMIT`]). Dead-lettering a job beyond it deletes
+    /// the oldest dead jobs, hashes included, and logs how many. One call
+    /// deletes at most 100 more than it dead-lettered, so after the limit is
+    /// lowered the queue shrinks to it over several calls. Pass `usize::MAX`
+    /// to keep every dead job.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero.
+    pub fn dead_letter_limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "the dead-letter limit must be positive");
+        self.dead_letter_limit = limit;
+        self
+    }
+
     /// Sets how long [`RedisJobQueue::connect`] tries to reach the server.
     ///
     /// # Panics
@@ -160,6 +195,7 @@ pub struct RedisJobQueue {
     connection: Connection,
     keys: Keys,
     visibility_timeout: Duration,
+    dead_letter_limit: usize,
     masked_url: String,
 }
 
@@ -169,6 +205,7 @@ impl fmt::Debug for RedisJobQueue {
             .field("url", &self.masked_url)
             .field("prefix", &self.keys.prefix())
             .field("visibility_timeout", &self.visibility_timeout)
+            .field("dead_letter_limit", &self.dead_letter_limit)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +247,7 @@ impl RedisJobQueue {
             connection,
             keys: Keys::new(&options.prefix),
             visibility_timeout: options.visibility_timeout,
+            dead_letter_limit: options.dead_letter_limit,
             masked_url,
         }
     }
@@ -294,6 +332,12 @@ impl JobQueue for RedisJobQueue {
     /// fewer than `limit` jobs while more follow.
     async fn dead_jobs(&self, offset: usize, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
         self.list_dead(offset, limit).await
+    }
+
+    /// Finds the id with `LPOS`, whose scan the dead-letter limit bounds, and
+    /// reads the hash in the same transaction.
+    async fn dead_job(&self, id: &str) -> Result<Option<DeadJob>, QueueError> {
+        self.read_dead(id).await
     }
 
     async fn requeue_dead(&self, id: &str) -> Result<bool, QueueError> {

@@ -9,7 +9,7 @@ use super::codec::{self, millis};
 use super::scripts::RESERVE;
 use super::{BATCH_LIMIT, RedisJobQueue, redis_error};
 use crate::error::{QueueError, display_chain};
-use crate::queue::{Lease, Reserved};
+use crate::queue::{Lease, Reserved, log_dropped_dead};
 
 /// One job as the reserve script returns it: id, lease token, lease length in
 /// milliseconds and the hash as a flat field/value array. Byte strings, so a
@@ -55,21 +55,24 @@ impl RedisJobQueue {
         // reserves the same id twice.
         let token_prefix = format!("{:016x}:", rand::random::<u64>());
         let died_at = codec::format_time(Utc::now());
-        let (more, entries): (u8, Vec<ReservedEntry>) = RESERVE
+        let (more, entries, dropped): (u8, Vec<ReservedEntry>, u64) = RESERVE
             .key(&self.keys.ready)
             .key(&self.keys.processing)
             .key(&self.keys.processing_vt)
             .key(&self.keys.delayed)
             .key(&self.keys.dlq)
             .key(&self.keys.job_prefix)
+            .key(&self.keys.unique_prefix)
             .arg(max)
             .arg(millis(self.visibility_timeout))
             .arg(token_prefix)
             .arg(BATCH_LIMIT)
             .arg(died_at)
+            .arg(self.dead_letter_limit)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(redis_error("reserve"))?;
+        log_dropped_dead(dropped, self.dead_letter_limit);
         Ok((more == 1, entries))
     }
 

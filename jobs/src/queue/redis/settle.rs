@@ -10,10 +10,10 @@ use chrono::Utc;
 
 use super::codec::{self, millis};
 use super::scripts::{ACK, EXTEND_LEASE, FAIL, RELEASE};
-use super::{RedisJobQueue, redis_error};
+use super::{BATCH_LIMIT, RedisJobQueue, redis_error};
 use crate::backoff::MAX_DELAY;
 use crate::error::QueueError;
-use crate::queue::{FailOutcome, Failure, Lease, LeaseOutcome};
+use crate::queue::{FailOutcome, Failure, Lease, LeaseOutcome, log_dropped_dead};
 
 /// The fail script's replies.
 const LEASE_LOST: u8 = 0;
@@ -25,6 +25,7 @@ impl RedisJobQueue {
             .key(&self.keys.processing)
             .key(&self.keys.processing_vt)
             .key(self.keys.job(lease.job_id()))
+            .key(&self.keys.unique_prefix)
             .arg(lease.job_id())
             .arg(lease.token())
             .invoke_async(&mut self.connection.clone())
@@ -40,12 +41,14 @@ impl RedisJobQueue {
         };
         let now = Utc::now();
         let retry_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        let reply: u8 = FAIL
+        let (reply, dropped): (u8, u64) = FAIL
             .key(&self.keys.processing)
             .key(&self.keys.processing_vt)
             .key(&self.keys.delayed)
             .key(&self.keys.dlq)
             .key(self.keys.job(lease.job_id()))
+            .key(&self.keys.unique_prefix)
+            .key(&self.keys.job_prefix)
             .arg(lease.job_id())
             .arg(lease.token())
             .arg(failure.error())
@@ -53,9 +56,12 @@ impl RedisJobQueue {
             .arg(millis(delay))
             .arg(codec::format_time(retry_at))
             .arg(codec::format_time(now))
+            .arg(self.dead_letter_limit)
+            .arg(BATCH_LIMIT)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(redis_error("fail"))?;
+        log_dropped_dead(dropped, self.dead_letter_limit);
         Ok(match reply {
             LEASE_LOST => FailOutcome::LeaseLost,
             RETRYING => FailOutcome::Retrying { at: retry_at },
@@ -69,6 +75,7 @@ impl RedisJobQueue {
             .key(&self.keys.processing_vt)
             .key(&self.keys.ready)
             .key(self.keys.job(lease.job_id()))
+            .key(&self.keys.unique_prefix)
             .arg(lease.job_id())
             .arg(lease.token())
             .invoke_async(&mut self.connection.clone())
@@ -81,6 +88,7 @@ impl RedisJobQueue {
         let done: u8 = EXTEND_LEASE
             .key(&self.keys.processing_vt)
             .key(self.keys.job(lease.job_id()))
+            .key(&self.keys.unique_prefix)
             .arg(lease.job_id())
             .arg(lease.token())
             .arg(millis(lease.visibility_timeout().min(MAX_DELAY)))

@@ -1,11 +1,13 @@
 -- Moves up to ARGV[1] dead jobs back to the ready list, oldest first, with
--- their attempts reset to 0 and `last_error` kept. Ids whose hash is gone
--- are dropped. Returns {ids removed from the dead-letter queue, jobs requeued};
--- the caller repeats while the first number equals the limit.
+-- their attempts reset to 0 and `last_error` kept. Each takes its unique key
+-- again unless another job holds it. Ids whose hash is gone are dropped.
+-- Returns {ids removed from the dead-letter queue, jobs requeued}; the caller
+-- repeats while the first number equals the limit.
 --
 -- KEYS[1]  {p}:dlq             LIST of dead ids, newest at the head
 -- KEYS[2]  {p}:ready           LIST, new ids pushed at the head
 -- KEYS[3]  {p}:job:            start of the job hash keys; the id is appended
+-- KEYS[4]  {p}:unique:         start of the unique-key lock; the key is appended
 -- ARGV[1]  maximum number of ids to take in this call
 
 local limit = tonumber(ARGV[1])
@@ -22,6 +24,7 @@ while removed < limit do
     redis.call('HSET', key, 'attempts', '0')
     redis.call('HDEL', key, 'died_at')
     redis.call('LPUSH', KEYS[2], id)
+    hold_unique(KEYS[4], key, id, nil)
     requeued = requeued + 1
   end
 end

@@ -2,6 +2,9 @@
 -- each. Before popping it moves due delayed jobs to the ready list, and jobs
 -- whose lease expired back to the ready list or, with their attempts used
 -- up, to the dead-letter queue. All times come from the server's clock.
+-- A reserved job holds its unique key until its lease deadline; a job whose
+-- lease expired holds it again with no expiry, and a dead job releases it.
+-- After dead-lettering, the oldest dead jobs beyond the limit are deleted.
 --
 -- KEYS[1]  {p}:ready           LIST, pushed at the head, popped at the tail
 -- KEYS[2]  {p}:processing      LIST of reserved ids
@@ -9,22 +12,32 @@
 -- KEYS[4]  {p}:delayed         ZSET, id -> due time in epoch seconds
 -- KEYS[5]  {p}:dlq             LIST of dead ids, newest at the head
 -- KEYS[6]  {p}:job:            start of the job hash keys; the id is appended
+-- KEYS[7]  {p}:unique:         start of the unique-key lock; the key is appended
 -- ARGV[1]  maximum number of jobs to reserve
 -- ARGV[2]  default visibility timeout in milliseconds
 -- ARGV[3]  lease token prefix, unique to this call; a token is prefix .. id
 -- ARGV[4]  batch limit: at most this many delayed jobs promoted, expired
 --          leases handled and ready entries skipped in one call
 -- ARGV[5]  current time as ISO 8601 text, stored as `died_at`
+-- ARGV[6]  the maximum number of dead jobs kept
 --
--- Returns {more, {{id, token, visibility_timeout_ms, {field, value, ...}}, ...}}.
--- `more` is 1 when the call stopped at the limit of skipped entries, so jobs
--- may still be ready.
+-- Returns {more, {{id, token, visibility_timeout_ms, {field, value, ...}}, ...},
+-- dead jobs deleted}. `more` is 1 when the call stopped at the limit of
+-- skipped entries, so jobs may still be ready.
+--
+-- Bounded work: at most ARGV[4] promotions, ARGV[4] expired leases,
+-- ARGV[1] reservations and ARGV[4] skipped entries, and at most as many
+-- deleted dead jobs as it dead-lettered plus ARGV[4]. The LREMs scan the
+-- processing list, which holds only reserved ids, so its length is bounded
+-- by the total concurrency of the workers.
 
 local max_jobs = tonumber(ARGV[1])
 local default_timeout_ms = tonumber(ARGV[2])
 local token_prefix = ARGV[3]
 local limit = tonumber(ARGV[4])
 local died_at = ARGV[5]
+local max_dead = tonumber(ARGV[6])
+local dead_lettered = 0
 
 -- The maximum lease: 100 years in milliseconds, the crate's MAX_DELAY.
 local MAX_LEASE_MS = 3153600000000
@@ -59,9 +72,11 @@ end
 
 -- The caller has already taken the id off the ready and processing lists.
 local function dead_letter(id, key, message)
+  release_unique(KEYS[7], key, id)
   redis.call('HSET', key, 'last_error', message, 'died_at', died_at)
   redis.call('HDEL', key, 'lease', 'visible_at')
   redis.call('LPUSH', KEYS[5], id)
+  dead_lettered = dead_lettered + 1
 end
 
 local function promote_due()
@@ -94,6 +109,7 @@ local function requeue_expired()
       else
         redis.call('HDEL', key, 'lease', 'visible_at')
         redis.call('LPUSH', KEYS[1], id)
+        hold_unique(KEYS[7], key, id, nil)
       end
     end
   end
@@ -115,6 +131,7 @@ local function lease(id, key, attempts, max_attempts)
     'lease', token,
     'visible_at', string.format('%d', math.floor(deadline_ms / 1000)))
   redis.call('ZADD', KEYS[3], string.format('%.3f', deadline_ms / 1000), id)
+  hold_unique(KEYS[7], key, id, deadline_ms)
   return {id, token, timeout_ms, redis.call('HGETALL', key)}
 end
 
@@ -162,9 +179,11 @@ requeue_expired()
 
 local reserved = {}
 local skipped = 0
+local more = 0
 while #reserved < max_jobs do
   if skipped >= limit then
-    return {1, reserved}
+    more = 1
+    break
   end
   local job, popped = reserve_next()
   if not popped then
@@ -176,4 +195,9 @@ while #reserved < max_jobs do
     skipped = skipped + 1
   end
 end
-return {0, reserved}
+
+local dropped = 0
+if dead_lettered > 0 then
+  dropped = trim_dead(KEYS[5], KEYS[6], max_dead, dead_lettered + limit)
+end
+return {more, reserved, dropped}
