@@ -3,9 +3,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use jobs::{Backoff, FailOutcome, Failure, JobQueue, LeaseOutcome, NewJob, Payload};
+use jobs::{
+    Backoff, DEFAULT_DEAD_LETTER_LIMIT, Enqueued, FailOutcome, Failure, JobPayload, JobQueue, LeaseOutcome, NewJob,
+    Payload, Reserved,
+};
 use jobs_tests::{Backend, TestQueue, backend_tests};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::task::JoinSet;
 
 const LONG_LEASE: Duration = Duration::from_secs(30);
 const SHORT_LEASE: Duration = Duration::from_millis(400);
@@ -43,6 +48,20 @@ backend_tests!(
     reserve_many_takes_at_most_max,
     enqueue_many_assigns_distinct_ids,
     stats_count_each_state,
+    unique_key_blocks_queued_duplicate,
+    unique_key_blocks_running_duplicate,
+    unique_key_held_while_delayed_or_retrying,
+    unique_key_kept_by_released_job,
+    unique_key_released_on_ack,
+    unique_key_released_on_dead_letter,
+    unique_key_expires_with_lease,
+    unique_key_renewed_with_lease,
+    unique_key_retaken_on_requeue_dead,
+    enqueue_many_stops_at_duplicate,
+    empty_unique_key_is_rejected,
+    typed_payload_enqueues_unique,
+    dead_job_reads_one_by_id,
+    dead_letter_queue_keeps_newest_up_to_limit,
 );
 
 async fn enqueue_reserve_ack(backend: Backend) {
@@ -575,4 +594,357 @@ async fn stats_count_each_state(backend: Backend) {
     assert_eq!(stats.delayed, 1);
     assert_eq!(stats.processing, 1);
     assert_eq!(stats.dead, 1);
+}
+
+fn unique(name: &str, key: &str) -> NewJob {
+    job(name).unique_key(key)
+}
+
+/// Enqueues `request` and returns the stored job, failing the test on a duplicate.
+async fn created(queue: &jobs::DynQueue, request: NewJob) -> jobs::Job {
+    match queue.enqueue_unique(request).await.unwrap() {
+        Enqueued::Created(job) => job,
+        Enqueued::Duplicate { existing_id } => panic!("expected a new job, got a duplicate of job {existing_id}"),
+    }
+}
+
+async fn unique_key_blocks_queued_duplicate(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+
+    let first = created(queue, unique("invoice", "invoice-42")).await;
+    let again = queue.enqueue_unique(unique("invoice", "invoice-42")).await.unwrap();
+    let plain = queue.enqueue(unique("invoice", "invoice-42")).await.unwrap_err();
+    let other = created(queue, unique("invoice", "invoice-43")).await;
+
+    assert_eq!(first.unique_key.as_deref(), Some("invoice-42"));
+    assert_eq!(
+        again,
+        Enqueued::Duplicate {
+            existing_id: first.id.clone()
+        }
+    );
+    assert!(plain.is_duplicate(), "{plain}");
+    assert!(plain.to_string().contains(&format!("job {}", first.id)), "{plain}");
+    assert_eq!(
+        plain.into_job().unwrap().unique_key.as_deref(),
+        Some("invoice-42"),
+        "the duplicate is handed back"
+    );
+    assert_ne!(other.id, first.id);
+    assert_eq!(queue.stats().await.unwrap().ready, 2, "no duplicate was stored");
+    let reserved = queue.reserve().await.unwrap().unwrap();
+    assert_eq!(reserved.job.unique_key.as_deref(), Some("invoice-42"));
+}
+
+async fn unique_key_blocks_running_duplicate(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let first = created(queue, unique("report", "daily")).await;
+    let running = queue.reserve().await.unwrap().unwrap();
+    assert_eq!(running.job.id, first.id);
+
+    let again = queue.enqueue_unique(unique("report", "daily")).await.unwrap();
+
+    assert_eq!(again, Enqueued::Duplicate { existing_id: first.id });
+    assert_eq!(queue.stats().await.unwrap().ready, 0);
+}
+
+async fn unique_key_held_while_delayed_or_retrying(backend: Backend) {
+    let test = TestQueue::open(backend, SHORT_LEASE).await;
+    let queue = &test.queue;
+    let delayed = created(queue, unique("later", "delayed").delay(Duration::from_secs(60))).await;
+    let retried = created(queue, unique("flaky", "retried")).await;
+    let reserved = queue.reserve().await.unwrap().unwrap();
+    assert_eq!(reserved.job.id, retried.id);
+    let failure = Failure::Retry {
+        error: "try later".into(),
+        delay: Duration::from_secs(60),
+    };
+    queue.fail(&reserved.lease, failure).await.unwrap();
+
+    // Past the failed attempt's lease deadline: the key of a job waiting for
+    // its retry no longer expires with that lease.
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+
+    assert_eq!(
+        queue.enqueue_unique(unique("later", "delayed")).await.unwrap(),
+        Enqueued::Duplicate {
+            existing_id: delayed.id
+        }
+    );
+    assert_eq!(
+        queue.enqueue_unique(unique("flaky", "retried")).await.unwrap(),
+        Enqueued::Duplicate {
+            existing_id: retried.id
+        }
+    );
+    assert_eq!(queue.stats().await.unwrap().delayed, 2);
+}
+
+async fn unique_key_kept_by_released_job(backend: Backend) {
+    let test = TestQueue::open(backend, SHORT_LEASE).await;
+    let queue = &test.queue;
+    let first = created(queue, unique("interrupted", "k")).await;
+    let reserved = queue.reserve().await.unwrap().unwrap();
+    assert_eq!(queue.release(&reserved.lease).await.unwrap(), LeaseOutcome::Done);
+
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+
+    assert_eq!(
+        queue.enqueue_unique(unique("interrupted", "k")).await.unwrap(),
+        Enqueued::Duplicate { existing_id: first.id }
+    );
+}
+
+async fn unique_key_released_on_ack(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let first = created(queue, unique("sync", "user-7")).await;
+    let reserved = queue.reserve().await.unwrap().unwrap();
+
+    assert_eq!(queue.ack(&reserved.lease).await.unwrap(), LeaseOutcome::Done);
+    let second = created(queue, unique("sync", "user-7")).await;
+
+    assert_ne!(second.id, first.id);
+    assert_eq!(queue.stats().await.unwrap().ready, 1);
+}
+
+async fn unique_key_released_on_dead_letter(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let first = created(queue, unique("sync", "user-8").max_attempts(1)).await;
+    let reserved = queue.reserve().await.unwrap().unwrap();
+    let failure = Failure::Retry {
+        error: "down".into(),
+        delay: Duration::ZERO,
+    };
+
+    assert_eq!(
+        queue.fail(&reserved.lease, failure).await.unwrap(),
+        FailOutcome::DeadLettered
+    );
+    let second = created(queue, unique("sync", "user-8")).await;
+
+    assert_ne!(second.id, first.id);
+    let dead = queue.dead_job(&first.id).await.unwrap().expect("the first job is dead");
+    assert_eq!(dead.job.unique_key.as_deref(), Some("user-8"));
+}
+
+async fn unique_key_expires_with_lease(backend: Backend) {
+    let test = TestQueue::open(backend, SHORT_LEASE).await;
+    let queue = &test.queue;
+    let crashed = created(queue, unique("sync", "user-9")).await;
+    let stale = queue.reserve().await.unwrap().unwrap();
+
+    // The worker died: its lease, and with it the key, expires.
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+    let replacement = created(queue, unique("sync", "user-9")).await;
+
+    // The expired job still runs again, without the key its replacement holds.
+    let mut next: Vec<Reserved> = queue.reserve_many(5).await.unwrap();
+    next.sort_by_key(|reserved| reserved.job.id == crashed.id);
+    let ids: Vec<&str> = next.iter().map(|reserved| reserved.job.id.as_str()).collect();
+    assert_eq!(ids, [replacement.id.as_str(), crashed.id.as_str()]);
+    assert_eq!(queue.ack(&stale.lease).await.unwrap(), LeaseOutcome::Lost);
+    assert_eq!(queue.ack(&next[1].lease).await.unwrap(), LeaseOutcome::Done);
+    assert_eq!(
+        queue.enqueue_unique(unique("sync", "user-9")).await.unwrap(),
+        Enqueued::Duplicate {
+            existing_id: replacement.id.clone()
+        },
+        "acking the expired job released its replacement's key"
+    );
+    assert_eq!(queue.ack(&next[0].lease).await.unwrap(), LeaseOutcome::Done);
+    created(queue, unique("sync", "user-9")).await;
+}
+
+async fn unique_key_renewed_with_lease(backend: Backend) {
+    let test = TestQueue::open(backend, SHORT_LEASE).await;
+    let queue = &test.queue;
+    let first = created(queue, unique("long", "k")).await;
+    let reserved = queue.reserve().await.unwrap().unwrap();
+
+    for _ in 0..4 {
+        tokio::time::sleep(SHORT_LEASE / 2).await;
+        assert_eq!(queue.extend_lease(&reserved.lease).await.unwrap(), LeaseOutcome::Done);
+    }
+
+    assert_eq!(
+        queue.enqueue_unique(unique("long", "k")).await.unwrap(),
+        Enqueued::Duplicate { existing_id: first.id },
+        "the key expired although the lease was renewed"
+    );
+}
+
+async fn unique_key_retaken_on_requeue_dead(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let one = created(queue, unique("fixable", "one").max_attempts(1)).await;
+    let two = created(queue, unique("fixable", "two").max_attempts(1)).await;
+    for _ in 0..2 {
+        let reserved = queue.reserve().await.unwrap().unwrap();
+        queue
+            .fail(&reserved.lease, Failure::Permanent { error: "bug".into() })
+            .await
+            .unwrap();
+    }
+
+    assert!(queue.requeue_dead(&one.id).await.unwrap());
+    assert_eq!(queue.requeue_all_dead().await.unwrap(), 1);
+
+    assert_eq!(
+        queue.enqueue_unique(unique("fixable", "one")).await.unwrap(),
+        Enqueued::Duplicate { existing_id: one.id }
+    );
+    assert_eq!(
+        queue.enqueue_unique(unique("fixable", "two")).await.unwrap(),
+        Enqueued::Duplicate { existing_id: two.id }
+    );
+}
+
+async fn enqueue_many_stops_at_duplicate(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let requests = vec![unique("a", "k1"), unique("b", "k2"), unique("c", "k1"), job("d")];
+
+    let error = queue.enqueue_many(requests).await.unwrap_err();
+
+    let jobs::EnqueueError::Duplicate { existing_id, job } = error else {
+        panic!("expected a duplicate, got {error:?}");
+    };
+    assert_eq!(job.name, "c");
+    let holder = queue.job(&existing_id).await.unwrap().expect("the key's holder exists");
+    assert_eq!(holder.name, "a");
+    assert_eq!(
+        queue.stats().await.unwrap().ready,
+        2,
+        "the jobs after the duplicate are not queued"
+    );
+}
+
+async fn empty_unique_key_is_rejected(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+
+    let error = test.queue.enqueue_unique(unique("a", "")).await.unwrap_err();
+
+    assert!(error.is_invalid(), "{error}");
+    assert!(error.to_string().contains("empty unique key"), "{error}");
+    assert_eq!(test.queue.stats().await.unwrap(), jobs::QueueStats::default());
+}
+
+#[derive(Serialize, Deserialize, JobPayload)]
+#[job(name = "invoice.send", max_attempts = 4)]
+struct SendInvoice {
+    invoice: u64,
+}
+
+async fn typed_payload_enqueues_unique(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+
+    let first = SendInvoice { invoice: 42 }
+        .enqueue_unique(queue, "invoice-42")
+        .await
+        .unwrap();
+    let second = SendInvoice { invoice: 42 }
+        .enqueue_unique(queue, "invoice-42")
+        .await
+        .unwrap();
+
+    let Enqueued::Created(job) = first else {
+        panic!("expected a new job, got {first:?}");
+    };
+    assert_eq!(job.name, "invoice.send");
+    assert_eq!(job.max_attempts, 4);
+    assert_eq!(job.unique_key.as_deref(), Some("invoice-42"));
+    assert_eq!(second, Enqueued::Duplicate { existing_id: job.id });
+}
+
+async fn dead_job_reads_one_by_id(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let doomed = queue.enqueue(job("doomed").max_attempts(1)).await.unwrap();
+    let waiting = queue.enqueue(job("waiting")).await.unwrap();
+    let reserved = queue.reserve().await.unwrap().unwrap();
+    queue
+        .fail(
+            &reserved.lease,
+            Failure::Permanent {
+                error: "bad input".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let dead = queue.dead_job(&doomed.id).await.unwrap().expect("the job is dead");
+
+    assert_eq!(dead.job.id, doomed.id);
+    assert_eq!(dead.job.name, "doomed");
+    assert_eq!(dead.job.attempts, 1);
+    assert_eq!(dead.job.last_error.as_deref(), Some("bad input"));
+    assert_eq!(dead.job.payload.to_value().unwrap(), json!({"n": 1}));
+    assert!(dead.died_at.is_some());
+    assert_eq!(
+        queue.dead_job(&waiting.id).await.unwrap(),
+        None,
+        "a ready job is not dead"
+    );
+    assert_eq!(queue.dead_job("12345").await.unwrap(), None);
+    assert!(queue.requeue_dead(&doomed.id).await.unwrap());
+    assert_eq!(
+        queue.dead_job(&doomed.id).await.unwrap(),
+        None,
+        "a requeued job is not dead"
+    );
+}
+
+async fn dead_letter_queue_keeps_newest_up_to_limit(backend: Backend) {
+    let test = TestQueue::open(backend, LONG_LEASE).await;
+    let queue = &test.queue;
+    let extra = 5;
+    let total = DEFAULT_DEAD_LETTER_LIMIT + extra;
+    let requests = (0..total)
+        .map(|n| NewJob::new("doomed", json!({ "n": n })).max_attempts(1))
+        .collect();
+    let queued = queue.enqueue_many(requests).await.unwrap();
+    let reserved = queue.reserve_many(total).await.unwrap();
+    assert_eq!(reserved.len(), total);
+
+    // The first jobs die one by one, so they are the oldest dead jobs; the
+    // rest die concurrently to keep the test short.
+    let failure = || Failure::Permanent { error: "gone".into() };
+    for oldest in &reserved[..extra + 1] {
+        queue.fail(&oldest.lease, failure()).await.unwrap();
+    }
+    for chunk in reserved[extra + 1..].chunks(500) {
+        let mut fails = JoinSet::new();
+        for item in chunk {
+            let (queue, lease) = (queue.clone(), item.lease.clone());
+            fails.spawn(async move { queue.fail(&lease, failure()).await });
+        }
+        while let Some(outcome) = fails.join_next().await {
+            assert_eq!(outcome.unwrap().unwrap(), FailOutcome::DeadLettered);
+        }
+    }
+
+    assert_eq!(queue.stats().await.unwrap().dead, DEFAULT_DEAD_LETTER_LIMIT as u64);
+    for dropped in &queued[..extra] {
+        assert_eq!(
+            queue.dead_job(&dropped.id).await.unwrap(),
+            None,
+            "job {} was kept",
+            dropped.id
+        );
+        assert_eq!(
+            queue.job(&dropped.id).await.unwrap(),
+            None,
+            "job {} was kept",
+            dropped.id
+        );
+    }
+    let oldest_kept = queue.dead_job(&queued[extra].id).await.unwrap();
+    assert!(oldest_kept.is_some(), "a job within the limit was deleted");
+    let newest = queue.dead_jobs(0, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
 }
