@@ -59,9 +59,17 @@ enum Received {
 /// `python_jobs_run_on_rust_worker` record here.
 static RECEIVED: Mutex<Vec<(String, Received)>> = Mutex::new(Vec::new());
 
-/// The job id, width, attempt and last error of each run of `resize`, the
-/// one job of `rust_jobs_run_on_python_worker` that our worker runs.
-static RESIZED: Mutex<Vec<(String, u32, u32, Option<String>)>> = Mutex::new(Vec::new());
+/// One run of `resize`, the one job of `rust_jobs_run_on_python_worker`
+/// that our worker runs.
+#[derive(Debug, PartialEq)]
+struct ResizeRun {
+    job_id: String,
+    width: u32,
+    attempt: u32,
+    last_error: Option<String>,
+}
+
+static RESIZED: Mutex<Vec<ResizeRun>> = Mutex::new(Vec::new());
 
 fn record(context: &JobContext, received: Received) {
     RECEIVED.lock().unwrap().push((context.id().to_owned(), received));
@@ -179,12 +187,12 @@ struct Resize {
 
 #[job(name = "interop.resize", max_attempts = 3, backoff_seconds = 0)]
 async fn resize(resize: Resize, context: JobContext) {
-    RESIZED.lock().unwrap().push((
-        context.id().to_owned(),
-        resize.width,
-        context.attempt(),
-        context.last_error().map(str::to_owned),
-    ));
+    RESIZED.lock().unwrap().push(ResizeRun {
+        job_id: context.id().to_owned(),
+        width: resize.width,
+        attempt: context.attempt(),
+        last_error: context.last_error().map(str::to_owned),
+    });
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -527,12 +535,12 @@ async fn rust_jobs_run_on_python_worker() {
     let leased: u64 = direct.zcard(format!("{PREFIX}:processing_vt")).await.unwrap();
     assert_eq!((ready, processing, leased), (0, 0, 0));
     let delayed: Vec<String> = direct.zrange(format!("{PREFIX}:delayed"), 0, -1).await.unwrap();
-    assert_eq!(delayed, [resize_job.id.clone()]);
+    assert_eq!(delayed, [resize_job.id.as_str()]);
     let resize_hash: HashMap<String, String> = direct.hgetall(format!("{PREFIX}:job:{}", resize_job.id)).await.unwrap();
     assert_eq!(resize_hash["attempts"], "1");
     assert_eq!(resize_hash["last_error"], "python says no");
     let dead_ids: Vec<String> = direct.lrange(format!("{PREFIX}:dlq"), 0, -1).await.unwrap();
-    assert_eq!(dead_ids, [archive_job.id.clone()]);
+    assert_eq!(dead_ids, [archive_job.id.as_str()]);
 
     // svc-infra dead-letters a job on its last attempt without writing
     // `last_error`, so the dead job carries no error and no death time.
@@ -552,10 +560,13 @@ async fn rust_jobs_run_on_python_worker() {
         .expect("the job svc-infra failed is due");
     assert_eq!(event.job_id, resize_job.id);
     assert_eq!(event.outcome, JobOutcome::Succeeded);
-    assert_eq!(
-        *RESIZED.lock().unwrap(),
-        [(resize_job.id.clone(), 640, 2, Some("python says no".to_owned()))]
-    );
+    let expected_run = ResizeRun {
+        job_id: resize_job.id.clone(),
+        width: 640,
+        attempt: 2,
+        last_error: Some("python says no".to_owned()),
+    };
+    assert_eq!(*RESIZED.lock().unwrap(), [expected_run]);
 
     let expected: BTreeSet<String> = [
         format!("{PREFIX}:seq"),
