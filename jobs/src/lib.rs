@@ -52,6 +52,7 @@ mod payload;
 pub mod queue;
 mod registry;
 pub mod scheduler;
+mod shutdown;
 mod typed;
 mod worker;
 
@@ -75,6 +76,7 @@ pub use registry::registration::{Invocation, Origin};
 pub use registry::result::{IntoJobResult, JobError, JobResult};
 pub use registry::{DEFAULT_TIMEOUT_ENV, HandlerInfo, Registry, RegistryBuilder, default_timeout_from_env};
 pub use scheduler::Scheduler;
+pub use shutdown::shutdown_signal;
 pub use typed::JobPayload;
 pub use worker::{JobEvent, JobOutcome, StopReport, Worker, WorkerRunner, process_one};
 

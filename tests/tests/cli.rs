@@ -237,3 +237,12 @@ fn schedule_with_bad_payload_stops_startup() {
     assert!(message.contains("JOBS_SCHEDULE_JSON entry \"tick\""), "{message}");
     assert!(message.contains("missing field `file`"), "{message}");
 }
+
+#[tokio::test]
+async fn run_without_handlers_refuses_to_start() {
+    let cli = jobs::cli::Cli::new().registry(jobs::Registry::new());
+
+    let code = cli.run_from(["worker", "run"]).await;
+
+    assert_eq!(code, std::process::ExitCode::FAILURE, "a worker with no handlers would fail every job");
+}

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 /// The queue comes from the environment: JOBS_DRIVER (`memory` or `redis`),
 /// REDIS_URL and JOBS_REDIS_PREFIX.
 #[derive(Debug, Parser)]
-#[command(version)]
 pub(crate) struct CommandLine {
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -8,7 +8,7 @@ use tracing::{info, warn};
 use super::args::{EnqueueArgs, RunArgs};
 use super::signal::{exit_on_second_signal, stop_signal};
 use crate::backoff::BackoffStrategy;
-use crate::config::JobsConfig;
+use crate::config::{Driver, JobsConfig, REDIS_URL_ENV};
 use crate::error::display_chain;
 use crate::job::{JobOptions, NewJob};
 use crate::payload::Payload;
@@ -18,6 +18,12 @@ use crate::scheduler::{SCHEDULE_ENV, Scheduler, parse_schedule};
 use crate::worker::WorkerRunner;
 
 pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) -> Result<(), String> {
+    if registry.handlers().is_empty() {
+        return Err(NO_HANDLERS.to_owned());
+    }
+    if config.driver == Driver::Memory && std::env::var_os(REDIS_URL_ENV).is_some() {
+        warn!("REDIS_URL is set but JOBS_DRIVER is `memory`: this worker runs an in-memory queue of its own");
+    }
     let queue = config.connect().await.map_err(|error| error.to_string())?;
     let scheduler = schedule_from_env(queue.clone(), &registry)?;
     let scheduled = scheduler.task_names().len();
@@ -45,6 +51,12 @@ pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) 
     }
     Ok(())
 }
+
+/// Why a worker with no handlers refuses to start: it would take jobs and fail
+/// every one of them.
+const NO_HANDLERS: &str = "no job handlers are registered in this binary, so the worker would fail every job; \
+    if the #[job] handlers live in a library crate, name something from it in the binary (for example \
+    `use my_jobs as _;`), because the linker drops library code the binary never uses";
 
 /// Builds the scheduler from `JOBS_SCHEDULE_JSON`. Entries for jobs this
 /// binary handles take the handler's options and must have a payload that
