@@ -88,10 +88,10 @@ impl Default for InMemoryJobQueue {
     }
 }
 
-fn duplicate(holder: u64, job: NewJob) -> EnqueueError {
+fn duplicate(holder: u64, job: Box<NewJob>) -> EnqueueError {
     EnqueueError::Duplicate {
         existing_id: holder.to_string(),
-        job: Box::new(job),
+        job,
     }
 }
 

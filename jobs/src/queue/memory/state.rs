@@ -55,11 +55,11 @@ impl Default for State {
 impl State {
     /// Stores a new job, or hands it back with the id of the queued or
     /// running job that holds its unique key.
-    pub(super) fn insert(&mut self, new: NewJob, now: Instant) -> Result<Job, (u64, NewJob)> {
+    pub(super) fn insert(&mut self, new: NewJob, now: Instant) -> Result<Job, (u64, Box<NewJob>)> {
         if let Some(key) = &new.unique_key {
             // A lock whose holder is gone is stale and does not count.
             if let Some(holder) = self.unique.holder(key, now).filter(|id| self.jobs.contains_key(id)) {
-                return Err((holder, new));
+                return Err((holder, Box::new(new)));
             }
         }
 
