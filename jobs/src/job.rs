@@ -187,7 +187,9 @@ impl NewJob {
     /// The key is released when its job is acked or dead-lettered. While the
     /// job runs, the key lasts until the lease deadline and is renewed with
     /// the lease, so the key of a job whose worker died frees itself when the
-    /// lease expires.
+    /// lease expires. The expired job still runs again: it takes its key back
+    /// when it returns to the queue, unless a job enqueued meanwhile took it,
+    /// in which case both run.
     pub fn unique_key(mut self, key: impl Into<String>) -> Self {
         self.unique_key = Some(key.into());
         self
