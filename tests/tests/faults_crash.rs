@@ -7,6 +7,7 @@
 //! <pid>` to a record file, which the tests read back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::{Deref, DerefMut};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -21,8 +22,33 @@ const LEASE: Duration = Duration::from_secs(1);
 const KILLS: usize = 24;
 const CONCURRENCY: &str = "4";
 
-fn spawn_worker(server: &RedisServer) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+/// A worker process that is killed when the test ends, so a failed assertion
+/// leaves no worker running.
+struct WorkerProcess(Child);
+
+impl Deref for WorkerProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(server: &RedisServer) -> WorkerProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
         .args(["run", "--concurrency", CONCURRENCY, "--poll-interval", "20ms"])
         .env("JOBS_DRIVER", "redis")
         .env("REDIS_URL", server.url())
@@ -31,7 +57,8 @@ fn spawn_worker(server: &RedisServer) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start crash_worker")
+        .expect("start crash_worker");
+    WorkerProcess(child)
 }
 
 fn record_file(name: &str) -> PathBuf {

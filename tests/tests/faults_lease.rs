@@ -2,6 +2,7 @@
 //! and a job runs for 5 s: lease renewal keeps the second worker from taking
 //! the job while the first still runs it.
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,8 +12,33 @@ use jobs_tests::RedisServer;
 use jobs_tests::backend::connect_redis;
 use serde_json::json;
 
-fn spawn_worker(server: &RedisServer) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+/// A worker process that is killed when the test ends, so a failed assertion
+/// leaves no worker running.
+struct WorkerProcess(Child);
+
+impl Deref for WorkerProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(server: &RedisServer) -> WorkerProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
         .args(["run", "--concurrency", "2", "--poll-interval", "50ms"])
         .env("JOBS_DRIVER", "redis")
         .env("REDIS_URL", server.url())
@@ -21,7 +47,8 @@ fn spawn_worker(server: &RedisServer) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start crash_worker")
+        .expect("start crash_worker");
+    WorkerProcess(child)
 }
 
 fn lines(path: &Path) -> Vec<String> {
