@@ -80,6 +80,11 @@ pub use shutdown::shutdown_signal;
 pub use typed::JobPayload;
 pub use worker::{JobEvent, JobOutcome, StopReport, Worker, WorkerRunner, process_one};
 
+/// Compiles the README's Rust examples as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 /// The names most programs need: `use jobs::prelude::*;`.
 pub mod prelude {
     pub use crate::{Data, JobContext, JobError, JobPayload, JobQueue, JobResult, Registry, WorkerRunner, job};
