@@ -8,11 +8,30 @@ use crate::config::{BackoffKind, Setting};
 use crate::duration;
 use crate::options::{BackoffSpec, OptionsSpec};
 use crate::signature::Handler;
+use crate::types;
 
 /// Generates the `JobPayload` implementation of a payload type.
+///
+/// The implementation is spanned at the payload type, so rustc's errors about
+/// it land there. Two handlers of one payload type get E0119, "conflicting
+/// implementations of trait `JobPayload`", with a label at each handler's
+/// payload type.
+///
+/// NOTE: rustc's coherence check reports that conflict in its own words, and
+/// no stable attribute adds text to it. A second, explanatory error would
+/// need a construct that only fails when two handlers exist, and every one of
+/// those (a duplicate inherent item, an ambiguous marker trait) also fails in
+/// rustc's own words, so the rule is stated in the `#[job]` documentation.
+///
+/// NOTE: a payload type without `Serialize` or `Deserialize` fails the
+/// supertraits of `JobPayload` here, with serde's messages. An assertion
+/// with its own `#[diagnostic::on_unimplemented]` text would add a second
+/// error for the same cause: this implementation still fails, and a `where`
+/// clause naming the assertion trait either puts serde's bound back through
+/// supertrait elaboration or leaves the supertraits unproven.
 pub(crate) fn payload_impl(payload: &syn::Type, name: &str, options: &OptionsSpec) -> TokenStream {
     let options = options_expr(options);
-    quote! {
+    quote_spanned! {payload.span()=>
         impl ::jobs::JobPayload for #payload {
             const NAME: &'static ::core::primitive::str = #name;
             const OPTIONS: ::jobs::JobOptions = #options;
@@ -67,7 +86,7 @@ pub(crate) fn registration(handler: &Handler<'_>) -> TokenStream {
     let function_name = function_name.trim_start_matches("r#");
     let erased = format_ident!("__jobs_handler_{}", function_name);
     let payload = handler.payload;
-    let payload_name = type_name(payload);
+    let payload_name = types::written(payload);
 
     let payload_slot = quote_spanned! {payload.span()=>
         impl ::jobs::__private::PayloadSlot for __JobsPayload {
@@ -162,24 +181,6 @@ pub(crate) fn registration(handler: &Handler<'_>) -> TokenStream {
     }
 }
 
-/// Formats the payload type as written, for messages: `Vec<u8>`, not `Vec < u8 >`.
-fn type_name(ty: &syn::Type) -> String {
-    let spaced = quote!(#ty).to_string();
-    let mut name = String::with_capacity(spaced.len());
-    let mut previous = ' ';
-    let mut chars = spaced.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied().unwrap_or(' ');
-        let around_punct = |other: char| matches!(other, ':' | '<' | '>' | '&' | '(' | ')' | '[' | ']' | ',');
-        let keep = c != ' ' || !(around_punct(previous) || around_punct(next)) || previous == ',';
-        if keep {
-            name.push(c);
-        }
-        previous = c;
-    }
-    name
-}
-
 /// Wraps `items` in an anonymous constant, so nothing generated can clash with
 /// a name in the user's module.
 pub(crate) fn scoped(items: TokenStream) -> TokenStream {
@@ -202,7 +203,7 @@ pub(crate) fn declared_checks(
     // The registration's `__JobsPayload` slot names the payload type, so
     // these checks add no error of their own when it is not a payload.
     let options_of = quote!(::jobs::__private::options_of::<__JobsPayload>());
-    let type_text = type_name(payload);
+    let type_text = types::written(payload);
     let mut checks = Vec::new();
 
     if let Some(name) = name {

@@ -27,8 +27,17 @@ pub(crate) fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut config = Config::default();
     config.read_tokens(args, Site::Handler, &mut errors);
     let options = options::build(&config, &mut errors);
-    let handler = errors.take(signature::analyze(&function));
     let declared = config.declared.is_written();
+    let (handler, fallback_payload) = match signature::analyze(&function, declared) {
+        Ok(handler) => {
+            let payload = handler.payload;
+            (Some(handler), Some(payload))
+        }
+        Err(rejected) => {
+            errors.push(rejected.error);
+            (None, rejected.payload)
+        }
+    };
     let name = if declared {
         // The payload type's `JobPayload` implementation supplies the name.
         Some(String::new())
@@ -39,14 +48,14 @@ pub(crate) fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     match (errors.finish(), handler, name) {
         (Ok(()), Some(handler), Some(_)) if declared => generate_declared(&handler, &config, &options),
         (Ok(()), Some(handler), Some(name)) => generate(&handler, &name, &options),
-        (result, handler, _) => {
+        (result, _, _) => {
             let error = result.expect_err("a handler or name is missing only after an error");
-            // With a valid signature, a fallback implementation keeps uses of
-            // the payload type, such as `enqueue`, free of follow-on errors.
-            let fallback = handler.filter(|_| !declared).map(|handler| {
+            // A fallback implementation keeps uses of the payload type, such
+            // as `enqueue`, free of follow-on errors.
+            let fallback = fallback_payload.filter(|_| !declared).map(|payload| {
                 let name = function.sig.ident.to_string();
                 let empty = OptionsSpec::empty();
-                codegen::scoped(codegen::payload_impl(handler.payload, &name, &empty))
+                codegen::scoped(codegen::payload_impl(payload, &name, &empty))
             });
             let error = error.to_compile_error();
             quote! {

@@ -10,15 +10,18 @@ mod errors;
 mod expand;
 mod keys;
 mod options;
+mod parameters;
 mod signature;
+mod types;
 
 use proc_macro::TokenStream;
 
 /// Declares an `async fn` as the handler of a job.
 ///
 /// The first parameter is the payload, a type that implements `Serialize` and
-/// `Deserialize`. The attribute leaves the function as written, so code and
-/// tests can still call it, and adds two things beside it:
+/// `Deserialize`, taken by value; [Parameters](#parameters) lists the rules.
+/// The attribute leaves the function as written, so code and tests can still
+/// call it, and adds two things beside it:
 ///
 /// - an implementation of `jobs::JobPayload` for the payload type, with the job
 ///   name and options, so the payload can be enqueued with `.enqueue(&queue)`;
@@ -56,6 +59,8 @@ use proc_macro::TokenStream;
 ///
 /// Every option is read when the crate compiles: an invalid value is a
 /// compile error at that value, and durations become `Duration` constants.
+/// A duration is a string of numbers with units, which add up: `"500ms"`,
+/// `"90s"`, `"5m"`, `"1h 30m"` or `"2d"`; zero is rejected.
 ///
 /// | key | value | default |
 /// | --- | --- | --- |
@@ -136,7 +141,17 @@ use proc_macro::TokenStream;
 /// assert_eq!(Cleanup::OPTIONS, JobOptions::DEFAULT.backoff(Backoff::linear(Duration::from_secs(30))));
 /// ```
 ///
-/// # Parameters after the payload
+/// # Parameters
+///
+/// The first parameter is the payload. It is decoded from the job's JSON
+/// afresh for each attempt, so the handler takes it by value, `image: Resize`
+/// and not `image: &Resize`. Without `declared`, the payload type must be a
+/// struct or enum defined in the handler's crate, because the attribute
+/// implements `JobPayload` for it to give it the job's name. A primitive, a
+/// standard library type such as `String` or `Vec<u8>`, a tuple, an array or
+/// `serde_json::Value` is a compile error that shows a struct to wrap it in.
+/// A payload type without `Serialize` or `Deserialize` gets serde's errors at
+/// the payload type.
 ///
 /// After the payload a handler takes any number of extractors, types that
 /// implement `jobs::FromInvocation`:
@@ -146,7 +161,12 @@ use proc_macro::TokenStream;
 /// - `jobs::Data<T>`: state given to the registry with
 ///   `Registry::builder().state(value)`, such as a database pool or an HTTP
 ///   client. Building the registry fails, naming the handler and `T`, when a
-///   handler takes `Data<T>` and no `T` was given.
+///   handler takes `Data<T>` and no `T` was given. `Data<T>` holds the value
+///   in an `Arc`, so a handler takes `Data<Pool>`, not `Arc<Pool>`; give the
+///   registry an `Arc` it should share with `Registry::builder().shared_state(arc)`.
+///
+/// An extractor written before the payload, an `Arc<T>` parameter and a
+/// reference parameter are compile errors that show the parameter to write.
 ///
 /// ```standalone_crate
 /// use jobs::{Data, JobContext, Registry, job};
@@ -187,13 +207,100 @@ use proc_macro::TokenStream;
 /// from a `Result<_, jobs::JobError>` to send the job to the dead-letter queue
 /// at once.
 ///
+/// # One handler per payload type
+///
+/// A payload type stands for one job: its `JobPayload` implementation holds
+/// the job name that `.enqueue(&queue)` uses, and the worker decodes that
+/// job for one handler. A second `#[job]` handler of the same type is a
+/// second implementation, which rustc rejects with error E0119,
+/// "conflicting implementations of trait `JobPayload`", pointing at both
+/// payload types:
+///
+/// ```compile_fail,E0119
+/// use jobs::job;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Invoice {
+///     id: u64,
+/// }
+///
+/// #[job]
+/// async fn send_invoice(invoice: Invoice) {}
+///
+/// #[job]
+/// async fn archive_invoice(invoice: Invoice) {}
+/// ```
+///
+/// Give each job its own payload type. A newtype around the shared data is
+/// enough, and serde encodes it as the data itself:
+///
+/// ```
+/// use jobs::{JobPayload, job};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Invoice {
+///     id: u64,
+/// }
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct SendInvoice(Invoice);
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct ArchiveInvoice(Invoice);
+///
+/// #[job]
+/// async fn send_invoice(SendInvoice(invoice): SendInvoice) {
+///     println!("sending invoice {}", invoice.id);
+/// }
+///
+/// #[job]
+/// async fn archive_invoice(ArchiveInvoice(invoice): ArchiveInvoice) {
+///     println!("archiving invoice {}", invoice.id);
+/// }
+///
+/// assert_eq!(SendInvoice::NAME, "send_invoice");
+/// assert_eq!(ArchiveInvoice::NAME, "archive_invoice");
+/// ```
+///
+/// To declare a job where it is enqueued and handle it in another crate,
+/// see [Payload types declared elsewhere](#payload-types-declared-elsewhere).
+///
 /// # Synchronous functions
 ///
-/// `#[job]` on a function without `async` is a compile error. Blocking code
-/// belongs in `tokio::task::spawn_blocking`, called from an `async fn`
-/// handler, so the handler's timeout and the worker's shutdown still apply to
-/// the wait. A blocking thread itself cannot be stopped: it runs to its end
-/// even when the timeout drops the handler.
+/// `#[job]` on a function without `async` is a compile error. The worker
+/// enforces `timeout` by dropping the handler's future, which takes effect
+/// only when the future yields at an `.await`. Blocking code does not yield,
+/// so no timeout could interrupt it, and it would hold one of the runtime's
+/// threads meanwhile. Blocking work belongs in `tokio::task::spawn_blocking`,
+/// awaited from an `async fn` handler. The timeout and the worker's shutdown
+/// then stop the wait, but not the thread: the blocking closure runs to its
+/// end even after the handler is dropped.
+///
+/// ```
+/// use jobs::job;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct CountLines {
+///     path: String,
+/// }
+///
+/// fn count_lines(path: &str) -> std::io::Result<usize> {
+///     Ok(std::fs::read_to_string(path)?.lines().count())
+/// }
+///
+/// #[job(timeout = "5m")]
+/// async fn count(job: CountLines) -> Result<(), String> {
+///     let lines = tokio::task::spawn_blocking(move || count_lines(&job.path))
+///         .await
+///         .map_err(|panic| panic.to_string())?
+///         .map_err(|error| error.to_string())?;
+///     println!("{lines} lines");
+///     Ok(())
+/// }
+/// ```
 ///
 /// # Payload types declared elsewhere
 ///
@@ -236,10 +343,13 @@ use proc_macro::TokenStream;
 /// inside an `impl` block is not detected, and fails to compile with errors
 /// about the generated items.
 ///
-/// Without `declared`, the attribute implements `JobPayload` for the payload
-/// type, so each payload type has one such handler, and the type must be
-/// defined in the handler's crate: for a type from another crate, Rust's
-/// orphan rule rejects the implementation, and `declared` is the way.
+/// The checks on parameter types read the types as written, before rustc
+/// resolves them: primitives, `String`, `Vec<..>` and the other common
+/// standard library names, paths under `std::`, `serde::` or `serde_json::`,
+/// and `JobContext` or `Data<..>` under any path. A type imported under
+/// another name gets rustc's error instead: for a payload type from another
+/// crate, the orphan rule rejects the `JobPayload` implementation (E0117),
+/// and `declared` is the way.
 #[proc_macro_attribute]
 pub fn job(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::job(args.into(), input.into()).into()

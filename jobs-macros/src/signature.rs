@@ -3,10 +3,10 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::visit::Visit;
-use syn::{FnArg, ItemFn, ReturnType, Type, TypeImplTrait};
+use syn::{FnArg, ItemFn, PatType, ReturnType, Type};
 
 use crate::errors::Errors;
+use crate::parameters;
 
 /// A handler's signature, reduced to what the generated code needs.
 pub(crate) struct Handler<'a> {
@@ -19,8 +19,19 @@ pub(crate) struct Handler<'a> {
     pub(crate) output: Option<&'a Type>,
 }
 
+/// A signature that cannot be a handler.
+pub(crate) struct Rejected<'a> {
+    /// Every problem found, combined.
+    pub(crate) error: syn::Error,
+    /// The payload type to give a fallback `JobPayload` implementation, so
+    /// that code enqueueing it gets no errors of its own; `None` when no
+    /// type can be named safely.
+    pub(crate) payload: Option<&'a Type>,
+}
+
 /// Checks that `function` can be a handler, reporting every problem found.
-pub(crate) fn analyze(function: &ItemFn) -> syn::Result<Handler<'_>> {
+/// `declared` is whether the attribute has the `declared` key.
+pub(crate) fn analyze(function: &ItemFn, declared: bool) -> Result<Handler<'_>, Rejected<'_>> {
     let signature = &function.sig;
     let mut errors = Errors::default();
 
@@ -48,7 +59,8 @@ pub(crate) fn analyze(function: &ItemFn) -> syn::Result<Handler<'_>> {
             "a `#[job]` handler cannot declare an ABI; remove the `extern` specifier",
         );
     }
-    if !signature.generics.params.is_empty() || signature.generics.where_clause.is_some() {
+    let generic = !signature.generics.params.is_empty() || signature.generics.where_clause.is_some();
+    if generic {
         errors.push_at(
             signature.generics.span(),
             "a `#[job]` handler cannot be generic: each job name decodes one concrete payload type; remove the generic parameters",
@@ -58,26 +70,22 @@ pub(crate) fn analyze(function: &ItemFn) -> syn::Result<Handler<'_>> {
         errors.push_at(variadic.span(), "a `#[job]` handler cannot be variadic; remove `...`");
     }
 
-    let mut parameter_types = Vec::new();
+    let mut method = false;
+    let mut parameters: Vec<&PatType> = Vec::new();
     for input in &signature.inputs {
         match input {
-            FnArg::Receiver(receiver) => errors.push_at(
-                receiver.self_token.span,
-                "`#[job]` cannot be used on a method; move the handler out of the `impl` block into a free `async fn` and pass what it needs as `jobs::Data<T>` state",
-            ),
-            FnArg::Typed(typed) => {
-                if let Some(span) = impl_trait_span(&typed.ty) {
-                    errors.push_at(
-                        span,
-                        "a `#[job]` handler parameter cannot use `impl Trait`; name a concrete type",
-                    );
-                }
-                parameter_types.push(&*typed.ty);
+            FnArg::Receiver(receiver) => {
+                method = true;
+                errors.push_at(
+                    receiver.self_token.span,
+                    "`#[job]` cannot be used on a method; move the handler out of the `impl` block into a free `async fn` and pass what it needs as `jobs::Data<T>` state",
+                );
             }
+            FnArg::Typed(typed) => parameters.push(typed),
         }
     }
 
-    let Some((payload, extractors)) = parameter_types.split_first() else {
+    if parameters.is_empty() {
         let name = &signature.ident;
         errors.push_at(
             parentheses_span(function),
@@ -85,19 +93,26 @@ pub(crate) fn analyze(function: &ItemFn) -> syn::Result<Handler<'_>> {
                 "a `#[job]` handler needs the payload as its first parameter, e.g. `async fn {name}(payload: MyPayload)`"
             ),
         );
-        return Err(errors.finish().expect_err("an error was pushed just before"));
-    };
+    }
+    let payload = parameters::check(&signature.ident, &parameters, declared, &mut errors);
 
-    errors.finish()?;
-    Ok(Handler {
-        function,
-        payload,
-        extractors: extractors.to_vec(),
-        output: match &signature.output {
-            ReturnType::Default => None,
-            ReturnType::Type(_, output) => Some(output),
-        },
-    })
+    match errors.finish() {
+        Ok(()) => Ok(Handler {
+            function,
+            payload: &parameters[0].ty,
+            extractors: parameters[1..].iter().map(|parameter| &*parameter.ty).collect(),
+            output: match &signature.output {
+                ReturnType::Default => None,
+                ReturnType::Type(_, output) => Some(output),
+            },
+        }),
+        Err(error) => Err(Rejected {
+            error,
+            // Inside an `impl` block the generated items would not parse,
+            // and a generic payload type is not in scope outside the function.
+            payload: payload.filter(|_| !method && !generic),
+        }),
+    }
 }
 
 /// Returns the span of the handler's name and empty parameter list.
@@ -105,19 +120,4 @@ fn parentheses_span(function: &ItemFn) -> Span {
     let name = function.sig.ident.span();
     let parentheses = function.sig.paren_token.span.join();
     name.join(parentheses).unwrap_or(parentheses)
-}
-
-/// Finds the span of the first `impl Trait` inside `ty`, if any.
-fn impl_trait_span(ty: &Type) -> Option<Span> {
-    struct FindImplTrait(Option<Span>);
-
-    impl<'ast> Visit<'ast> for FindImplTrait {
-        fn visit_type_impl_trait(&mut self, node: &'ast TypeImplTrait) {
-            self.0.get_or_insert(node.span());
-        }
-    }
-
-    let mut finder = FindImplTrait(None);
-    finder.visit_type(ty);
-    finder.0
 }

@@ -86,6 +86,10 @@ fn missing_state_fails_registry_build() {
     let message = error.to_string();
     assert!(message.contains("`macro_state::AuditLog`"), "{message}");
     assert!(message.contains("Registry::builder().state(value)"), "{message}");
+    assert!(
+        message.contains("jobs::cli::Cli::new().registry(registry)"),
+        "{message}"
+    );
 }
 
 #[test]

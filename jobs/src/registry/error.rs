@@ -26,9 +26,12 @@ pub enum RegistryError {
         /// The value of the variable.
         value: String,
     },
+    /// `JOB_DEFAULT_TIMEOUT_SECONDS` is not valid UTF-8.
+    #[error(transparent)]
+    NotUnicode(#[from] crate::config::NotUnicodeError),
     /// A handler takes `Data<T>` but the registry was given no `T`.
     #[error(
-        "job `{name}` handler {handler} needs state of type `{type_name}`, which the registry was not given; add it with `Registry::builder().state(value)`"
+        "job `{name}` handler {handler} needs state of type `{type_name}`, which the registry was not given; add it with `Registry::builder().state(value)`, and pass that registry to `jobs::cli::Cli::new().registry(registry)` when the worker runs the CLI"
     )]
     MissingState {
         /// The job name.

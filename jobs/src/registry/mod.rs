@@ -207,7 +207,7 @@ impl Registry {
 
 /// Reads `JOB_DEFAULT_TIMEOUT_SECONDS`: unset or empty means no default limit.
 pub fn default_timeout_from_env() -> Result<Option<Duration>, RegistryError> {
-    let Ok(value) = std::env::var(DEFAULT_TIMEOUT_ENV) else {
+    let Some(value) = crate::config::env_var(DEFAULT_TIMEOUT_ENV)? else {
         return Ok(None);
     };
     parse_timeout_seconds(&value)
