@@ -1,11 +1,17 @@
 //! Configuration from the environment: `JOBS_DRIVER`, `REDIS_URL`,
-//! `JOBS_REDIS_PREFIX`, `JOBS_REDIS_CLUSTER` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`.
+//! `JOBS_REDIS_PREFIX`, `JOBS_REDIS_CLUSTER`, `JOBS_VISIBILITY_TIMEOUT_SECONDS`
+//! and `JOBS_DEAD_LETTER_LIMIT`.
+//!
+//! A variable whose value is not valid UTF-8 is an error, never treated as
+//! unset, so a worker cannot silently fall back to a default such as the
+//! in-memory queue or a Redis on localhost.
 
+use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::queue::DynQueue;
 use crate::queue::memory::{DEFAULT_VISIBILITY_TIMEOUT, InMemoryJobQueue};
+use crate::queue::{DEFAULT_DEAD_LETTER_LIMIT, DynQueue};
 use crate::scheduler::Scheduler;
 
 /// Selects the queue backend: `memory` (the default) or `redis`.
@@ -21,6 +27,9 @@ pub const REDIS_PREFIX_ENV: &str = "JOBS_REDIS_PREFIX";
 pub const REDIS_CLUSTER_ENV: &str = "JOBS_REDIS_CLUSTER";
 /// The default lease length in seconds, for jobs that set none.
 pub const VISIBILITY_TIMEOUT_ENV: &str = "JOBS_VISIBILITY_TIMEOUT_SECONDS";
+/// The maximum number of dead jobs kept, a positive integer. The default is
+/// [`DEFAULT_DEAD_LETTER_LIMIT`].
+pub const DEAD_LETTER_LIMIT_ENV: &str = "JOBS_DEAD_LETTER_LIMIT";
 /// The Redis URL used when `REDIS_URL` is unset.
 pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/0";
 /// The Redis key prefix used when `JOBS_REDIS_PREFIX` is unset, as in svc-infra.
@@ -49,6 +58,53 @@ impl std::str::FromStr for Driver {
     }
 }
 
+/// An environment variable whose value is not valid UTF-8.
+///
+/// The message gives the position of the first invalid byte but not the
+/// value, which may hold a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} is not valid UTF-8 (byte 0x{byte:02X} at offset {offset} is invalid); set it to UTF-8 text")]
+#[non_exhaustive]
+pub struct NotUnicodeError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// The byte offset of the first invalid byte.
+    pub offset: usize,
+    /// The first invalid byte.
+    pub byte: u8,
+}
+
+impl NotUnicodeError {
+    /// Describes the problem without naming the variable, for messages that
+    /// name it already.
+    pub(crate) fn reason(&self) -> String {
+        format!(
+            "it is not valid UTF-8 (byte 0x{:02X} at offset {} is invalid)",
+            self.byte, self.offset
+        )
+    }
+}
+
+/// Reads the environment variable `name`: `None` when it is unset, and an
+/// error when its value is not valid UTF-8.
+pub(crate) fn env_var(name: &'static str) -> Result<Option<String>, NotUnicodeError> {
+    std::env::var_os(name).map(|value| into_string(name, value)).transpose()
+}
+
+fn into_string(variable: &'static str, value: OsString) -> Result<String, NotUnicodeError> {
+    value.into_string().map_err(|value| not_unicode(variable, &value))
+}
+
+fn not_unicode(variable: &'static str, value: &OsStr) -> NotUnicodeError {
+    let bytes = value.as_encoded_bytes();
+    let offset = std::str::from_utf8(bytes).err().map_or(0, |error| error.valid_up_to());
+    NotUnicodeError {
+        variable,
+        offset,
+        byte: bytes.get(offset).copied().unwrap_or_default(),
+    }
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -74,6 +130,39 @@ pub enum ConfigError {
         url: String,
         /// The connection error.
         reason: String,
+    },
+    /// The Redis server rejected the user name or password, or requires a
+    /// password that the URL does not give.
+    #[error(
+        "authentication failed at Redis {url:?}: {reason}; fix the password in REDIS_URL \
+         (redis://user:password@host:port/db)"
+    )]
+    RedisAuthFailed {
+        /// The URL, with any password masked.
+        url: String,
+        /// What the server reported.
+        reason: String,
+    },
+    /// The server at the URL replied with data that is not the Redis protocol.
+    #[error(
+        "the server at {url:?} did not answer as Redis does, so it is some other service; check the host and \
+         port in REDIS_URL"
+    )]
+    NotRedis {
+        /// The URL, with any password masked.
+        url: String,
+    },
+    /// An environment variable is not valid UTF-8.
+    #[error(transparent)]
+    NotUnicode(#[from] NotUnicodeError),
+    /// `JOBS_DEAD_LETTER_LIMIT` is not a positive integer.
+    #[error(
+        "JOBS_DEAD_LETTER_LIMIT={value:?} is not a positive integer; set it to the maximum number of dead jobs \
+         to keep, such as 10000, or unset it"
+    )]
+    InvalidDeadLetterLimit {
+        /// The value of the variable.
+        value: String,
     },
     /// `JOBS_REDIS_CLUSTER` is not a boolean.
     #[error("JOBS_REDIS_CLUSTER={value:?} is not a boolean; set it to 1 for Redis Cluster or 0 for one server")]
@@ -117,6 +206,8 @@ pub struct JobsConfig {
     pub redis_cluster: bool,
     /// The lease length for jobs that set none.
     pub visibility_timeout: Duration,
+    /// The maximum number of dead jobs kept.
+    pub dead_letter_limit: usize,
 }
 
 impl Default for JobsConfig {
@@ -127,36 +218,48 @@ impl Default for JobsConfig {
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             redis_cluster: false,
             visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
+            dead_letter_limit: DEFAULT_DEAD_LETTER_LIMIT,
         }
     }
 }
 
 impl JobsConfig {
     /// Reads `JOBS_DRIVER`, `REDIS_URL`, `JOBS_REDIS_PREFIX`,
-    /// `JOBS_REDIS_CLUSTER` and `JOBS_VISIBILITY_TIMEOUT_SECONDS`. Unset or
-    /// empty variables take their defaults.
+    /// `JOBS_REDIS_CLUSTER`, `JOBS_VISIBILITY_TIMEOUT_SECONDS` and
+    /// `JOBS_DEAD_LETTER_LIMIT`. Unset or empty variables take their
+    /// defaults, and a value that is not valid UTF-8 is an error.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_os_lookup(|name| std::env::var_os(name))
     }
 
     /// Reads the settings through `lookup`, a function from a variable name to its value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        Self::from_os_lookup(|name| lookup(name).map(OsString::from))
+    }
+
+    fn from_os_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+        let read = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            let value = lookup(name).map(|value| into_string(name, value)).transpose()?;
+            Ok(value.filter(|value| !value.trim().is_empty()))
+        };
         let mut config = Self::default();
-        if let Some(driver) = read(DRIVER_ENV) {
+        if let Some(driver) = read(DRIVER_ENV)? {
             config.driver = driver.parse()?;
         }
-        if let Some(url) = read(REDIS_URL_ENV) {
+        if let Some(url) = read(REDIS_URL_ENV)? {
             config.redis_url = url.trim().to_owned();
         }
-        if let Some(prefix) = read(REDIS_PREFIX_ENV) {
+        if let Some(prefix) = read(REDIS_PREFIX_ENV)? {
             config.redis_prefix = prefix;
         }
-        if let Some(value) = read(REDIS_CLUSTER_ENV) {
+        if let Some(value) = read(REDIS_CLUSTER_ENV)? {
             config.redis_cluster = parse_bool(&value).ok_or(ConfigError::InvalidRedisCluster { value })?;
         }
-        if let Some(value) = read(VISIBILITY_TIMEOUT_ENV) {
+        if let Some(value) = read(VISIBILITY_TIMEOUT_ENV)? {
             config.visibility_timeout = parse_seconds(&value).ok_or(ConfigError::InvalidVisibilityTimeout { value })?;
+        }
+        if let Some(value) = read(DEAD_LETTER_LIMIT_ENV)? {
+            config.dead_letter_limit = parse_limit(&value).ok_or(ConfigError::InvalidDeadLetterLimit { value })?;
         }
         Ok(config)
     }
@@ -167,14 +270,16 @@ impl JobsConfig {
     /// [`RedisJobQueue::connect_cluster`](crate::RedisJobQueue::connect_cluster) gives.
     pub async fn connect(&self) -> Result<DynQueue, ConfigError> {
         match self.driver {
-            Driver::Memory => Ok(Arc::new(InMemoryJobQueue::with_visibility_timeout(
-                self.visibility_timeout,
-            ))),
+            Driver::Memory => Ok(Arc::new(
+                InMemoryJobQueue::with_visibility_timeout(self.visibility_timeout)
+                    .dead_letter_limit(self.dead_letter_limit),
+            )),
             #[cfg(feature = "redis")]
             Driver::Redis => {
                 let options = crate::queue::redis::RedisQueueOptions::default()
                     .prefix(&self.redis_prefix)
-                    .visibility_timeout(self.visibility_timeout);
+                    .visibility_timeout(self.visibility_timeout)
+                    .dead_letter_limit(self.dead_letter_limit);
                 let queue = if self.redis_cluster {
                     let urls: Vec<&str> = self.redis_url.split(',').map(str::trim).collect();
                     crate::RedisJobQueue::connect_cluster(&urls, options).await?
@@ -198,6 +303,11 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Parses a positive integer, such as `10000`.
+fn parse_limit(value: &str) -> Option<usize> {
+    value.trim().parse().ok().filter(|&limit| limit > 0)
+}
+
 /// Parses a positive, finite number of seconds.
 fn parse_seconds(value: &str) -> Option<Duration> {
     let seconds: f64 = value.trim().parse().ok()?;
@@ -214,6 +324,8 @@ fn parse_seconds(value: &str) -> Option<Duration> {
 /// `JOBS_DRIVER` picks `memory` (the default) or `redis`. `REDIS_URL` (default
 /// `redis://localhost:6379/0`), `JOBS_REDIS_PREFIX` (default `jobs`) and
 /// `JOBS_REDIS_CLUSTER` (default off) configure Redis.
+/// `JOBS_VISIBILITY_TIMEOUT_SECONDS` (default 60) and `JOBS_DEAD_LETTER_LIMIT`
+/// (default 10,000) apply to both drivers.
 pub async fn easy_jobs() -> Result<(DynQueue, Scheduler), ConfigError> {
     let queue = JobsConfig::from_env()?.connect().await?;
     let scheduler = Scheduler::new(queue.clone());

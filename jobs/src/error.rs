@@ -70,7 +70,12 @@ pub enum QueueError {
 
 impl QueueError {
     /// Whether the operation may succeed if tried again later: a dropped
-    /// connection, a timeout, a Redis server that is loading or failing over.
+    /// connection, a timeout, a Redis server that is loading or failing over,
+    /// or a Redis Cluster slot that is moving (`MOVED`, `ASK`, `TRYAGAIN`).
+    ///
+    /// A transient error does not mean that the operation had no effect: a
+    /// command whose reply was lost may have run. For an enqueue, check
+    /// [`EnqueueError::may_have_been_stored`] before retrying.
     pub fn is_transient(&self) -> bool {
         match self {
             #[cfg(feature = "redis")]
@@ -85,15 +90,94 @@ impl QueueError {
                             | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
                             | redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown)
                             | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
+                            | redis::ErrorKind::Server(redis::ServerErrorKind::Moved)
+                            | redis::ErrorKind::Server(redis::ServerErrorKind::Ask)
                     )
             }
             QueueError::Corrupt { .. } => false,
             QueueError::Backend(_) => false,
         }
     }
+
+    /// Whether the failed operation may still have changed the queue. True
+    /// when the command may have reached the backend although no reply came
+    /// back (a timeout, a connection dropped while the command was in
+    /// flight), when a Lua script failed part way (Redis keeps the writes a
+    /// script made before its error), and for errors of other backends, whose
+    /// effect this crate cannot know. False when the command never left this
+    /// process or the server rejected it before running it.
+    pub(crate) fn may_have_applied(&self) -> bool {
+        match self {
+            #[cfg(feature = "redis")]
+            QueueError::Redis { source, .. } => redis_command_may_have_run(source),
+            QueueError::Corrupt { .. } => false,
+            QueueError::Backend(_) => true,
+        }
+    }
 }
 
-/// A failed enqueue. Nothing was queued; the job is handed back when one was built.
+/// Classifies a Redis error by whether the command may have run on the server.
+#[cfg(feature = "redis")]
+fn redis_command_may_have_run(error: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+
+    if error.is_connection_refusal() {
+        return false;
+    }
+    match error.kind() {
+        // A timeout or a dropped connection gives no sign of whether the
+        // command was sent, so it may have run.
+        ErrorKind::Io => true,
+        // The server replied, so it ran the command, but the reply was not
+        // the expected one.
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => true,
+        ErrorKind::Server(kind) => match kind {
+            // Redis rejects these before it runs the command.
+            ServerErrorKind::ExecAbort
+            | ServerErrorKind::BusyLoading
+            | ServerErrorKind::NoScript
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::ClusterDown
+            | ServerErrorKind::CrossSlot
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::ReadOnly
+            | ServerErrorKind::NotBusy
+            | ServerErrorKind::NoSub
+            | ServerErrorKind::NoPerm => false,
+            // `ERR` (`ResponseError`) includes errors raised part way
+            // through a script. Kinds that later redis versions add count as
+            // run too.
+            _ => true,
+        },
+        // Codes the redis crate does not know, such as WRONGTYPE from inside
+        // a script, which may already have written some keys.
+        ErrorKind::Extension => !matches!(error.code(), Some("NOAUTH" | "BUSY")),
+        // The client failed before sending anything.
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::Client
+        | ErrorKind::ClusterConnectionNotFound
+        | ErrorKind::RESP3NotSupported => false,
+        _ => true,
+    }
+}
+
+/// A failed enqueue. The job is handed back when one was built.
+///
+/// # Retrying
+///
+/// Most failures store nothing. The exception is [`EnqueueError::Queue`] with
+/// a command that reached the backend but whose reply was lost, for example
+/// after a timeout or a dropped connection: the job may then be in the queue,
+/// and [`may_have_been_stored`](EnqueueError::may_have_been_stored) is true.
+/// Enqueueing the handed-back job again could then run it twice. A job with a
+/// [unique key](crate::NewJob::unique_key) is safe to retry, because while
+/// the stored copy is queued or running the retry is rejected as
+/// [`EnqueueError::Duplicate`] (or reported as
+/// [`Enqueued::Duplicate`](crate::Enqueued::Duplicate) by
+/// [`enqueue_unique`](crate::JobQueue::enqueue_unique)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnqueueError {
@@ -114,10 +198,11 @@ pub enum EnqueueError {
         #[source]
         source: serde_json::Error,
     },
-    /// The queue failed to store the job.
-    #[error("failed to enqueue job `{name}`", name = job.name)]
+    /// The queue failed to store the job, or failed to confirm that it did;
+    /// see [`may_have_been_stored`](EnqueueError::may_have_been_stored).
+    #[error("failed to enqueue job `{name}`{note}", name = job.name, note = retry_note(job, source))]
     Queue {
-        /// The job that was not queued.
+        /// The job that was sent.
         job: Box<NewJob>,
         /// The backend's error.
         #[source]
@@ -140,7 +225,11 @@ pub enum EnqueueError {
 }
 
 impl EnqueueError {
-    /// The job that was not queued, when the request got as far as building one.
+    /// Returns the job, when the request got as far as building one.
+    ///
+    /// When [`may_have_been_stored`](EnqueueError::may_have_been_stored) is
+    /// true, a copy of this job may already be queued, so enqueueing it again
+    /// can run it twice unless it has a unique key.
     pub fn into_job(self) -> Option<NewJob> {
         match self {
             EnqueueError::Invalid { job, .. }
@@ -165,16 +254,63 @@ impl EnqueueError {
             EnqueueError::Invalid { .. } | EnqueueError::Serialize { .. } | EnqueueError::Queue { .. } => false,
         }
     }
+
+    /// Whether the job may be in the queue despite the error: the command
+    /// may have reached the backend and run, but its reply was lost to a
+    /// timeout or a dropped connection, or a script failed part way. False
+    /// when the request was invalid, a duplicate, refused before it was sent
+    /// (a refused connection) or rejected by the server before it ran.
+    ///
+    /// When it is true, retry only a job with a unique key; see
+    /// [Retrying](EnqueueError#retrying).
+    pub fn may_have_been_stored(&self) -> bool {
+        match self {
+            EnqueueError::Queue { source, .. } => source.may_have_applied(),
+            EnqueueError::Invalid { .. } | EnqueueError::Serialize { .. } | EnqueueError::Duplicate { .. } => false,
+        }
+    }
+}
+
+/// The part of an enqueue error message that warns when the job may be
+/// stored, and says whether a retry is safe.
+fn retry_note(job: &NewJob, source: &QueueError) -> String {
+    if !source.may_have_applied() {
+        return String::new();
+    }
+    match &job.unique_key {
+        Some(key) => format!(
+            ", which may have been stored anyway (a retry with its unique key {key:?} is safe while the stored \
+             copy is queued or running)"
+        ),
+        None => ", which may have been stored anyway (a retry could run it twice unless the job has a unique key)"
+            .to_owned(),
+    }
 }
 
 /// Formats an error and its chain of sources on one line, joined by `: `.
+///
+/// A source whose message its wrapper already printed is left out. Some
+/// errors print their source's message as their own and also return that
+/// source: the `RedisError` of redis 1.8 does, so without this check a
+/// timeout would read `timed out: timed out`.
 pub fn display_chain(error: &dyn StdError) -> String {
     let mut text = error.to_string();
+    let mut wrapper_text = text.clone();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !already_shows(&wrapper_text, &cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        wrapper_text = cause_text;
         source = cause.source();
     }
     text
+}
+
+/// Whether a wrapper's message already contains its cause's message: as the
+/// whole message, or at its end after `: `.
+fn already_shows(wrapper: &str, cause: &str) -> bool {
+    wrapper == cause || wrapper.strip_suffix(cause).is_some_and(|start| start.ends_with(": "))
 }

@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 ///
 /// A payload read back from a queue may be text that is not valid JSON (another
 /// producer wrote it); it then fails to [`decode`](Payload::decode) and the
-/// worker dead-letters the job with the decode error.
+/// worker dead-letters the job with the decode error. So does a payload whose
+/// stored bytes are not valid UTF-8 (see [`Payload::from_stored_bytes`]).
 ///
 /// # Payloads written by Python
 ///
@@ -38,29 +39,81 @@ use serde::de::DeserializeOwned;
 ///   buffers the input of `#[serde(flatten)]` fields and untagged enums, and
 ///   that buffer rejects 128-bit integers.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Payload(Arc<str>);
+pub struct Payload {
+    text: Arc<str>,
+    /// The first invalid byte of stored bytes that are not UTF-8. `text` then
+    /// holds those bytes with U+FFFD in place of each invalid sequence.
+    invalid_utf8: Option<InvalidUtf8>,
+}
+
+/// Where stored payload bytes stop being UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct InvalidUtf8 {
+    offset: usize,
+    byte: u8,
+}
 
 impl Payload {
     /// Serializes `value` into a payload.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_string(value).map(|json| Self(json.into()))
+        serde_json::to_string(value).map(Self::text)
     }
 
     /// Checks that `json` is one valid JSON value and wraps it unchanged.
     pub fn from_json(json: impl Into<String>) -> Result<Self, serde_json::Error> {
         let json = json.into();
         serde_json::from_str::<serde::de::IgnoredAny>(&json)?;
-        Ok(Self(json.into()))
+        Ok(Self::text(json))
     }
 
     /// Wraps text as stored by a queue, without checking that it is JSON.
     pub fn from_stored(text: impl Into<Arc<str>>) -> Self {
-        Self(text.into())
+        Self::text(text)
     }
 
-    /// The payload's JSON text.
+    /// Wraps bytes as stored by a queue, without checking that they are JSON.
+    ///
+    /// Bytes that are not valid UTF-8 cannot be JSON text. The payload then
+    /// keeps them readable through [`as_str`](Payload::as_str), with U+FFFD in
+    /// place of each invalid sequence, but [`decode`](Payload::decode) fails
+    /// with an error that says the stored payload is not valid UTF-8. So the
+    /// worker dead-letters such a job instead of running its handler on
+    /// altered data.
+    pub fn from_stored_bytes(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => Self::text(text),
+            Err(error) => {
+                let offset = error.utf8_error().valid_up_to();
+                let bytes = error.into_bytes();
+                Self {
+                    invalid_utf8: Some(InvalidUtf8 {
+                        offset,
+                        byte: bytes[offset],
+                    }),
+                    text: String::from_utf8_lossy(&bytes).into(),
+                }
+            }
+        }
+    }
+
+    fn text(text: impl Into<Arc<str>>) -> Self {
+        Self {
+            text: text.into(),
+            invalid_utf8: None,
+        }
+    }
+
+    /// The payload's JSON text. For a payload stored as bytes that are not
+    /// UTF-8, the text has U+FFFD in place of each invalid sequence; see
+    /// [`from_stored_bytes`](Payload::from_stored_bytes).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// Whether the payload was stored as valid UTF-8. When it was not,
+    /// [`as_str`](Payload::as_str) returns altered text and decoding fails.
+    pub fn is_utf8(&self) -> bool {
+        self.invalid_utf8.is_none()
     }
 
     /// Decodes the payload into `T`, reading `NaN`, `Infinity` and
@@ -68,11 +121,18 @@ impl Payload {
     ///
     /// # Errors
     ///
-    /// When the text is not JSON or does not match `T`. When the text
-    /// contains one of those tokens, the error message explains that they
-    /// decode as null.
+    /// When the text is not JSON or does not match `T`, or the stored bytes
+    /// were not UTF-8. When the text contains one of those tokens, the error
+    /// message explains that they decode as null.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0).or_else(|error| self.decode_non_finite_as_null(error))
+        if let Some(invalid) = self.invalid_utf8 {
+            return Err(serde::de::Error::custom(format!(
+                "the stored payload is not valid UTF-8 (byte 0x{:02X} at offset {} is invalid), so it is not \
+                 JSON text; the producer must write UTF-8 JSON",
+                invalid.byte, invalid.offset
+            )));
+        }
+        serde_json::from_str(&self.text).or_else(|error| self.decode_non_finite_as_null(error))
     }
 
     /// Parses the payload into a `serde_json::Value`, reading `NaN`,
@@ -85,7 +145,7 @@ impl Payload {
     /// Runs only after a failed decode, so valid payloads pay nothing for it.
     #[cold]
     fn decode_non_finite_as_null<T: DeserializeOwned>(&self, error: serde_json::Error) -> Result<T, serde_json::Error> {
-        let Some(rewritten) = non_finite::rewrite(&self.0) else {
+        let Some(rewritten) = non_finite::rewrite(&self.text) else {
             return Err(error);
         };
         serde_json::from_str(&rewritten.text).map_err(|error| rewritten.explain(error))
@@ -94,26 +154,26 @@ impl Payload {
 
 impl From<serde_json::Value> for Payload {
     fn from(value: serde_json::Value) -> Self {
-        Self(value.to_string().into())
+        Self::text(value.to_string())
     }
 }
 
 impl Default for Payload {
     /// An empty JSON object, the payload svc-infra assumes when a job has none.
     fn default() -> Self {
-        Self(Arc::from("{}"))
+        Self::text("{}")
     }
 }
 
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -196,6 +256,26 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("decode as null"), "{error}");
+    }
+
+    #[test]
+    fn invalid_utf8_fails_to_decode() {
+        let payload = Payload::from_stored_bytes(b"{\"to\": \"a\xffb\"}".to_vec());
+
+        assert!(!payload.is_utf8());
+        assert_eq!(payload.as_str(), "{\"to\": \"a\u{fffd}b\"}");
+        let error = payload.to_value().unwrap_err().to_string();
+        assert!(error.contains("not valid UTF-8"), "{error}");
+        assert!(error.contains("byte 0xFF at offset 9"), "{error}");
+    }
+
+    #[test]
+    fn utf8_bytes_decode() {
+        let payload = Payload::from_stored_bytes("{\"to\": \"é\"}".as_bytes().to_vec());
+
+        assert!(payload.is_utf8());
+        assert_eq!(payload, Payload::from_stored("{\"to\": \"é\"}"));
+        assert_eq!(payload.to_value().unwrap(), serde_json::json!({"to": "é"}));
     }
 
     #[test]

@@ -244,5 +244,9 @@ async fn run_without_handlers_refuses_to_start() {
 
     let code = cli.run_from(["worker", "run"]).await;
 
-    assert_eq!(code, std::process::ExitCode::FAILURE, "a worker with no handlers would fail every job");
+    assert_eq!(
+        code,
+        std::process::ExitCode::FAILURE,
+        "a worker with no handlers would fail every job"
+    );
 }

@@ -63,7 +63,9 @@ const NO_HANDLERS: &str = "no job handlers are registered in this binary, so the
 /// decodes into its type; entries for other jobs are kept, with a warning.
 fn schedule_from_env(queue: DynQueue, registry: &Registry) -> Result<Scheduler, String> {
     let mut scheduler = Scheduler::new(queue);
-    let text = std::env::var(SCHEDULE_ENV).unwrap_or_default();
+    let text = crate::config::env_var(SCHEDULE_ENV)
+        .map_err(|error| error.to_string())?
+        .unwrap_or_default();
     for entry in parse_schedule(&text).map_err(|error| error.to_string())? {
         let mut job = entry.new_job();
         match registry.options(&entry.job_name) {

@@ -163,6 +163,18 @@ pub trait JobQueue: Send + Sync + 'static {
     /// returns [`LeaseOutcome::Lost`], when the lease is no longer held.
     async fn ack(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError>;
 
+    /// Completes several jobs, like [`ack`](JobQueue::ack) on each lease, and
+    /// returns one outcome per lease, in order. The default acks them one by
+    /// one; backends override it to ack many in one round trip. On error,
+    /// some of the leases may have been acked.
+    async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
+        let mut outcomes = Vec::with_capacity(leases.len());
+        for lease in leases {
+            outcomes.push(self.ack(lease).await?);
+        }
+        Ok(outcomes)
+    }
+
     /// Records a failed attempt. The job is retried after `failure`'s delay,
     /// or dead-lettered when the failure is permanent or the job has used all
     /// its attempts; either way `last_error` keeps the error. Dead-lettering
@@ -230,6 +242,9 @@ impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     }
     async fn ack(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
         (**self).ack(lease).await
+    }
+    async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
+        (**self).ack_many(leases).await
     }
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {
         (**self).fail(lease, failure).await

@@ -104,7 +104,9 @@ impl Scheduler {
 
     /// Adds the job entries of `JOBS_SCHEDULE_JSON`; returns how many.
     pub fn add_from_env(&mut self) -> Result<usize, ScheduleError> {
-        let Ok(text) = std::env::var(SCHEDULE_ENV) else {
+        let Some(text) =
+            crate::config::env_var(SCHEDULE_ENV).map_err(|error| ScheduleError::Invalid { reason: error.reason() })?
+        else {
             return Ok(0);
         };
         let entries = parse_schedule(&text)?;

@@ -56,6 +56,17 @@ async fn attempt<Q: JobQueue + ?Sized>(
     let attempts = job.attempts;
     let started = Instant::now();
 
+    // Another producer may store a hash without a `name` field. No handler
+    // can ever match it, so retrying would only delay the dead-lettering.
+    if job.name.is_empty() {
+        let error = format!(
+            "job {} is stored with no name (its `name` field is missing or empty), so no handler can run it",
+            job.id
+        );
+        event.outcome = fail(queue, &lease, Failure::Permanent { error }).await;
+        return event;
+    }
+
     let dispatched = {
         let context = JobContext::new(job, shutdown);
         let run = registry.dispatch_with(context);

@@ -28,6 +28,10 @@ const MIN_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest pause between reserve attempts while the queue keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The shortest poll interval. A shorter one, zero included, is raised to it,
+/// so an idle worker never polls the queue without a pause.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(1);
+
 type EventHook = Arc<dyn Fn(&JobEvent) + Send + Sync>;
 
 /// Configures and starts a worker.
@@ -74,10 +78,12 @@ impl<Q: JobQueue> WorkerRunner<Q> {
         self
     }
 
-    /// Sets the longest wait between checks of an idle queue. Queues that can
-    /// signal new jobs wake the worker sooner.
+    /// Sets the longest wait between checks of an idle queue (at least 1 ms).
+    /// Both queues wake an idle worker sooner when a job is enqueued; the poll
+    /// interval bounds how late a worker sees jobs that a producer queued
+    /// without a wake-up, such as svc-infra on Redis.
     pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
-        self.poll_interval = poll_interval;
+        self.poll_interval = poll_interval.max(MIN_POLL_INTERVAL);
         self
     }
 

@@ -191,6 +191,22 @@ impl JobQueue for InMemoryJobQueue {
         Ok(LeaseOutcome::Done)
     }
 
+    async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
+        let mut state = self.lock();
+        let outcomes = leases
+            .iter()
+            .map(|lease| match state.held(lease) {
+                Some((id, deadline)) => {
+                    state.processing.remove(&(deadline, id));
+                    state.remove(id);
+                    LeaseOutcome::Done
+                }
+                None => LeaseOutcome::Lost,
+            })
+            .collect();
+        Ok(outcomes)
+    }
+
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {
         let now = Instant::now();
         let mut state = self.lock();

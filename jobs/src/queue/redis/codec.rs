@@ -6,8 +6,11 @@
 //! ISO 8601 `available_at`. The other fields are ours, and svc-infra ignores
 //! them. Reading is tolerant, because a Python producer may have written the
 //! hash: a missing field takes svc-infra's default, and an unparsable one
-//! takes the default with a warning.
+//! takes the default with a warning. Text fields with bytes that are not
+//! UTF-8 are read with U+FFFD in their place, except the payload, which keeps
+//! a mark that makes it fail to decode (see [`Payload::from_stored_bytes`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,8 +43,25 @@ mod field {
 const LINEAR: &str = "linear";
 const EXPONENTIAL: &str = "exponential";
 
-/// The fields of a job hash, decoded as UTF-8 with invalid bytes replaced.
-pub(super) type Fields = HashMap<String, String>;
+/// The fields of a job hash, with field names decoded as UTF-8 and values
+/// kept as the stored bytes.
+#[derive(Debug, Default)]
+pub(super) struct Fields(HashMap<String, Vec<u8>>);
+
+impl Fields {
+    fn insert(&mut self, name: Vec<u8>, value: Vec<u8>) {
+        self.0.insert(lossy(name), value);
+    }
+
+    /// Returns a field as text, with U+FFFD in place of bytes that are not UTF-8.
+    fn text(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.0.get(name).map(|value| String::from_utf8_lossy(value))
+    }
+
+    fn bytes(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(Vec::as_slice)
+    }
+}
 
 /// Formats a time as svc-infra writes it: `2026-12-04T19:44:54.372998+00:00`,
 /// always with six fraction digits and the `+00:00` offset, which every
@@ -104,18 +124,20 @@ pub(super) fn millis(duration: Duration) -> u64 {
 /// Decodes the raw field/value pairs Redis returns, in either RESP2 (a flat
 /// array) or RESP3 (a map) form.
 pub(super) fn fields_from_pairs(pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Fields {
-    pairs
-        .into_iter()
-        .map(|(name, value)| (lossy(name), lossy(value)))
-        .collect()
+    let mut fields = Fields::default();
+    for (name, value) in pairs {
+        fields.insert(name, value);
+    }
+    fields
 }
 
-/// Decodes a flat `[field, value, field, value, ...]` array.
+/// Decodes a flat `[field, value, field, value, ...]` array. A later copy of
+/// a field replaces an earlier one.
 pub(super) fn fields_from_flat(flat: Vec<Vec<u8>>) -> Fields {
     let mut values = flat.into_iter();
-    let mut fields = Fields::new();
+    let mut fields = Fields::default();
     while let (Some(name), Some(value)) = (values.next(), values.next()) {
-        fields.insert(lossy(name), lossy(value));
+        fields.insert(name, value);
     }
     fields
 }
@@ -130,21 +152,24 @@ pub(super) fn decode(id: &str, fields: &Fields) -> Job {
     let available_at = reader.available_at();
     Job {
         id: id.to_owned(),
-        name: fields.get(field::NAME).cloned().unwrap_or_default(),
+        name: fields.text(field::NAME).map(Cow::into_owned).unwrap_or_default(),
         payload: fields
-            .get(field::PAYLOAD)
-            .map(|text| Payload::from_stored(text.as_str()))
+            .bytes(field::PAYLOAD)
+            .map(|bytes| Payload::from_stored_bytes(bytes.to_vec()))
             .unwrap_or_default(),
         available_at,
         attempts: reader.number(field::ATTEMPTS).unwrap_or(0),
         max_attempts: reader.number(field::MAX_ATTEMPTS).unwrap_or(DEFAULT_MAX_ATTEMPTS),
         backoff: reader.backoff(),
-        last_error: fields.get(field::LAST_ERROR).cloned(),
+        last_error: fields.text(field::LAST_ERROR).map(Cow::into_owned),
         visibility_timeout: reader
             .number::<u64>(field::VISIBILITY_TIMEOUT_MS)
             .filter(|&millis| millis > 0)
             .map(Duration::from_millis),
-        unique_key: fields.get(field::UNIQUE_KEY).filter(|key| !key.is_empty()).cloned(),
+        unique_key: fields
+            .text(field::UNIQUE_KEY)
+            .filter(|key| !key.is_empty())
+            .map(Cow::into_owned),
     }
 }
 
@@ -162,7 +187,8 @@ impl Reader<'_> {
     /// Parses a numeric field. Returns `None` when it is missing or empty, and
     /// also when it does not parse, which is logged.
     fn number<T: FromStr>(&self, name: &'static str) -> Option<T> {
-        let text = self.fields.get(name)?.trim();
+        let text = self.fields.text(name)?;
+        let text = text.trim();
         if text.is_empty() {
             return None;
         }
@@ -174,10 +200,10 @@ impl Reader<'_> {
     }
 
     fn time(&self, name: &'static str) -> Option<DateTime<Utc>> {
-        let text = self.fields.get(name)?;
-        let parsed = parse_time(text);
+        let text = self.fields.text(name)?;
+        let parsed = parse_time(&text);
         if parsed.is_none() {
-            self.warn_invalid(name, text);
+            self.warn_invalid(name, &text);
         }
         parsed
     }
@@ -192,14 +218,15 @@ impl Reader<'_> {
             .map(Duration::from_millis)
             .or_else(|| self.number(field::BACKOFF_SECONDS).map(Duration::from_secs))
             .unwrap_or(Backoff::DEFAULT_BASE);
-        match self.fields.get(field::BACKOFF_STRATEGY).map(String::as_str) {
+        let strategy = self.fields.text(field::BACKOFF_STRATEGY);
+        match strategy.as_deref() {
             None | Some(LINEAR) => Backoff::linear(base),
             Some(EXPONENTIAL) => {
                 let max_delay = self
                     .number(field::MAX_BACKOFF_MS)
                     .map(Duration::from_millis)
                     .unwrap_or(Backoff::DEFAULT_MAX_DELAY);
-                let jitter = self.fields.get(field::JITTER).map(|value| value.trim()) == Some("1");
+                let jitter = self.fields.text(field::JITTER).as_deref().map(str::trim) == Some("1");
                 Backoff::exponential(base, max_delay, jitter)
             }
             Some(other) => {
@@ -225,17 +252,23 @@ mod tests {
     use chrono::TimeZone;
 
     fn stored(job: &NewJob, available_at: DateTime<Utc>) -> Fields {
-        encode_new(job, available_at)
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect()
+        fields_from_pairs(
+            encode_new(job, available_at)
+                .into_iter()
+                .map(|(name, value)| (name.as_bytes().to_vec(), value.into_bytes())),
+        )
     }
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
-        pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect()
+        fields_from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_bytes().to_vec(), value.as_bytes().to_vec())),
+        )
+    }
+
+    fn text(fields: &Fields, name: &str) -> String {
+        fields.text(name).expect("the field is stored").into_owned()
     }
 
     #[test]
@@ -272,7 +305,7 @@ mod tests {
     fn linear_backoff_round_trips() {
         let new = NewJob::new("a", Payload::default()).backoff(Backoff::linear(Duration::from_millis(500)));
         let fields = stored(&new, Utc::now());
-        assert_eq!(fields[field::BACKOFF_SECONDS], "0");
+        assert_eq!(text(&fields, field::BACKOFF_SECONDS), "0");
         assert_eq!(
             decode("1", &fields).backoff,
             Backoff::linear(Duration::from_millis(500))
@@ -283,10 +316,10 @@ mod tests {
     fn integer_fields_are_plain_decimals() {
         let new = NewJob::new("a", Payload::default());
         let fields = stored(&new, Utc::now());
-        assert_eq!(fields[field::ATTEMPTS], "0");
-        assert_eq!(fields[field::MAX_ATTEMPTS], "5");
-        assert_eq!(fields[field::BACKOFF_SECONDS], "60");
-        assert!(!fields.contains_key(field::VISIBILITY_TIMEOUT_MS));
+        assert_eq!(text(&fields, field::ATTEMPTS), "0");
+        assert_eq!(text(&fields, field::MAX_ATTEMPTS), "5");
+        assert_eq!(text(&fields, field::BACKOFF_SECONDS), "60");
+        assert!(fields.bytes(field::VISIBILITY_TIMEOUT_MS).is_none());
     }
 
     #[test]
@@ -324,7 +357,7 @@ mod tests {
         assert_eq!(job.backoff, Backoff::default());
         assert!(job.available_at >= before);
 
-        assert_eq!(decode("13", &Fields::new()).name, "");
+        assert_eq!(decode("13", &Fields::default()).name, "");
     }
 
     #[test]
@@ -368,11 +401,36 @@ mod tests {
     }
 
     #[test]
-    fn flat_pairs_and_invalid_utf8_decode() {
-        let flat = vec![b"name".to_vec(), b"a".to_vec(), b"payload".to_vec(), vec![0xff, b'x']];
-        let fields = fields_from_flat(flat);
-        assert_eq!(fields["name"], "a");
-        assert_eq!(fields["payload"], "\u{fffd}x");
+    fn invalid_utf8_payload_kept_but_undecodable() {
+        let flat = vec![
+            b"name".to_vec(),
+            b"a".to_vec(),
+            b"payload".to_vec(),
+            vec![b'"', 0xff, b'x', b'"'],
+            b"last_error".to_vec(),
+            vec![b'e', 0xfe],
+        ];
+
+        let job = decode("5", &fields_from_flat(flat));
+
+        assert_eq!(job.name, "a");
+        assert_eq!(job.payload.as_str(), "\"\u{fffd}x\"");
+        assert!(!job.payload.is_utf8());
+        let error = job.payload.decode::<String>().unwrap_err().to_string();
+        assert!(error.contains("not valid UTF-8"), "{error}");
+        assert_eq!(job.last_error.as_deref(), Some("e\u{fffd}"));
+    }
+
+    #[test]
+    fn later_copy_of_field_wins() {
+        let flat = ["name", "old", "attempts", "1", "name", "new"]
+            .map(|item| item.as_bytes().to_vec())
+            .to_vec();
+
+        let job = decode("6", &fields_from_flat(flat));
+
+        assert_eq!(job.name, "new");
+        assert_eq!(job.attempts, 1);
     }
 
     #[test]
@@ -380,6 +438,6 @@ mod tests {
         let time = Utc.with_ymd_and_hms(2026, 5, 6, 7, 8, 9).unwrap();
         let fields = fields(&[("died_at", &format_time(time))]);
         assert_eq!(died_at("1", &fields), Some(time));
-        assert_eq!(died_at("1", &Fields::new()), None);
+        assert_eq!(died_at("1", &Fields::default()), None);
     }
 }

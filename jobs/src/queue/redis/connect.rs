@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, RedisError};
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisError};
 use tracing::{debug, warn};
 
 use super::connection::Connection;
@@ -108,17 +108,14 @@ pub(super) struct Timeouts {
 /// Connects, checks that the server replies to PING, and warns when its
 /// eviction policy could delete job keys.
 pub(super) async fn open(client: Client, masked: &str, timeouts: &Timeouts) -> Result<Connection, ConfigError> {
-    let unreachable = |reason: String| ConfigError::RedisUnreachable {
-        url: masked.to_owned(),
-        reason,
-    };
+    let failed = |error: ContactError| error.into_config_error(masked);
 
     // One direct attempt first: the connection manager retries a refused
     // connection several times before it reports anything, and then reports
     // only its last error.
     let mut probe = within(timeouts.connect, probe(&client, timeouts))
         .await
-        .map_err(unreachable)?;
+        .map_err(failed)?;
     warn_unless_noeviction(&mut probe, masked).await;
     drop(probe);
 
@@ -127,12 +124,12 @@ pub(super) async fn open(client: Client, masked: &str, timeouts: &Timeouts) -> R
         .set_response_timeout(Some(timeouts.response));
     let manager = within(timeouts.connect, ConnectionManager::new_with_config(client, config))
         .await
-        .map_err(unreachable)?;
+        .map_err(failed)?;
     let mut connection = Connection::single(manager, timeouts.response);
     redis::cmd("PING")
         .query_async::<()>(&mut connection)
         .await
-        .map_err(|error| unreachable(error.to_string()))?;
+        .map_err(|error| failed(ContactError::Redis(error)))?;
     debug!(url = masked, "connected to Redis");
     Ok(connection)
 }
@@ -146,12 +143,58 @@ async fn probe(client: &Client, timeouts: &Timeouts) -> Result<MultiplexedConnec
     Ok(connection)
 }
 
-/// Runs `future` for at most `timeout`, turning either failure into a reason.
-async fn within<T>(timeout: Duration, future: impl Future<Output = Result<T, RedisError>>) -> Result<T, String> {
+/// Why the first contact with a server failed.
+enum ContactError {
+    /// The client or the server reported an error.
+    Redis(RedisError),
+    /// No answer came within the connect timeout.
+    TimedOut(Duration),
+}
+
+impl ContactError {
+    /// Turns the failure into the configuration error that says what to fix.
+    fn into_config_error(self, masked: &str) -> ConfigError {
+        let url = masked.to_owned();
+        let error = match self {
+            ContactError::Redis(error) => error,
+            ContactError::TimedOut(timeout) => {
+                return ConfigError::RedisUnreachable {
+                    url,
+                    reason: format!("no answer within {timeout:?}"),
+                };
+            }
+        };
+        match error.kind() {
+            ErrorKind::AuthenticationFailed => ConfigError::RedisAuthFailed {
+                url,
+                reason: "the server rejected the user name or password".to_owned(),
+            },
+            ErrorKind::Extension if matches!(error.code(), Some("NOAUTH")) => ConfigError::RedisAuthFailed {
+                url,
+                reason: "the server requires a password, and the URL gives none".to_owned(),
+            },
+            ErrorKind::Extension if matches!(error.code(), Some("WRONGPASS")) => ConfigError::RedisAuthFailed {
+                url,
+                reason: "the server rejected the user name or password".to_owned(),
+            },
+            // The reply did not parse as RESP, the Redis protocol. The parser's
+            // own message lists byte values and spans several lines, so it is
+            // left out.
+            ErrorKind::Parse => ConfigError::NotRedis { url },
+            _ => ConfigError::RedisUnreachable {
+                url,
+                reason: error.to_string(),
+            },
+        }
+    }
+}
+
+/// Runs `future` for at most `timeout`.
+async fn within<T>(timeout: Duration, future: impl Future<Output = Result<T, RedisError>>) -> Result<T, ContactError> {
     match tokio::time::timeout(timeout, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {timeout:?}")),
+        Ok(Err(error)) => Err(ContactError::Redis(error)),
+        Err(_) => Err(ContactError::TimedOut(timeout)),
     }
 }
 
@@ -203,9 +246,12 @@ impl RedisJobQueue {
     /// [`ConfigError::InvalidPrefix`] for a prefix without a hash tag or one
     /// that [`connect`](RedisJobQueue::connect) rejects,
     /// [`ConfigError::InvalidRedisUrl`] for an empty list, a malformed URL, a
-    /// `unix://` URL or nodes with different credentials, and
-    /// [`ConfigError::RedisUnreachable`] when no node replies within the
-    /// connect timeout. Errors show URLs with their passwords replaced by `***`.
+    /// `unix://` URL or nodes with different credentials,
+    /// [`ConfigError::RedisAuthFailed`] when a node rejects the credentials,
+    /// [`ConfigError::NotRedis`] when a node replies with something other
+    /// than the Redis protocol, and [`ConfigError::RedisUnreachable`] when no
+    /// node replies within the connect timeout. Errors show URLs with their
+    /// passwords replaced by `***`.
     pub async fn connect_cluster(urls: &[impl AsRef<str>], options: RedisQueueOptions) -> Result<Self, ConfigError> {
         check_prefix(&options.prefix)?;
         check_cluster_prefix(&options.prefix)?;
@@ -218,7 +264,8 @@ impl RedisJobQueue {
         };
         let slot_key = Keys::new(&options.prefix).ready;
         let connection = open_cluster(&client, &masked_url, &timeouts, &slot_key).await?;
-        Ok(Self::from_connection(connection, masked_url, &options))
+        let wake = super::wake::WakeSource::Cluster(client);
+        Ok(Self::from_connection(connection, wake, masked_url, &options))
     }
 }
 
@@ -299,14 +346,11 @@ async fn open_cluster(
     timeouts: &Timeouts,
     slot_key: &str,
 ) -> Result<Connection, ConfigError> {
-    let unreachable = |reason: String| ConfigError::RedisUnreachable {
-        url: masked.to_owned(),
-        reason,
-    };
+    let failed = |error: ContactError| error.into_config_error(masked);
 
     let mut cluster = within(timeouts.connect, client.get_async_connection())
         .await
-        .map_err(unreachable)?;
+        .map_err(failed)?;
     let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
         slot_key,
         SlotAddr::Master,
@@ -316,14 +360,18 @@ async fn open_cluster(
         cluster.route_command(redis::cmd("PING"), node.clone()),
     )
     .await
-    .map_err(unreachable)?;
+    .map_err(failed)?;
 
-    let policy = within(
+    let policy = match within(
         timeouts.connect,
         cluster.route_command(redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").to_owned(), node),
     )
     .await
-    .and_then(|reply| redis::from_redis_value::<HashMap<String, String>>(reply).map_err(|error| error.to_string()));
+    {
+        Ok(reply) => redis::from_redis_value::<HashMap<String, String>>(reply).map_err(|error| error.to_string()),
+        Err(ContactError::Redis(error)) => Err(error.to_string()),
+        Err(ContactError::TimedOut(timeout)) => Err(format!("no answer within {timeout:?}")),
+    };
     check_eviction_policy(policy, masked);
 
     debug!(url = masked, "connected to Redis Cluster");

@@ -18,6 +18,11 @@
 //! again, and a script runs at most once per call. A command that gets
 //! `MOVED` or `ASK` during a failover or a slot migration fails as well, and
 //! later commands go to the node the reloaded slot map names.
+//!
+//! Replies with the `WRONGTYPE` error are rewritten to name the queue's
+//! prefix; see the `wrong_type` module.
+
+mod wrong_type;
 
 use std::io;
 use std::time::Duration;
@@ -80,9 +85,15 @@ impl ConnectionLike for Connection {
         // for several seconds while the server is down. The cluster connection
         // applies the same bound to each request itself.
         Box::pin(async move {
-            tokio::time::timeout(timeout, request)
-                .await
-                .unwrap_or_else(|_| Err(timed_out(timeout)))
+            let keys = || wrong_type::keys_of(cmd);
+            match tokio::time::timeout(timeout, request).await {
+                Ok(Ok(mut value)) => {
+                    wrong_type::explain_value(&mut value, &keys);
+                    Ok(value)
+                }
+                Ok(Err(error)) => Err(wrong_type::explain_error(error, &keys)),
+                Err(_) => Err(timed_out(timeout)),
+            }
         })
     }
 
@@ -98,9 +109,17 @@ impl ConnectionLike for Connection {
             Link::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
         };
         Box::pin(async move {
-            tokio::time::timeout(timeout, request)
-                .await
-                .unwrap_or_else(|_| Err(timed_out(timeout)))
+            let keys = || wrong_type::keys_of_pipeline(pipeline);
+            match tokio::time::timeout(timeout, request).await {
+                Ok(Ok(mut values)) => {
+                    for value in &mut values {
+                        wrong_type::explain_value(value, &keys);
+                    }
+                    Ok(values)
+                }
+                Ok(Err(error)) => Err(wrong_type::explain_error(error, &keys)),
+                Err(_) => Err(timed_out(timeout)),
+            }
         })
     }
 

@@ -80,6 +80,7 @@ impl RedisJobQueue {
             .key(&self.keys.ready)
             .key(self.keys.job(id))
             .key(&self.keys.unique_prefix)
+            .key(&self.keys.wake)
             .arg(id)
             .invoke_async(&mut self.connection.clone())
             .await
@@ -96,6 +97,7 @@ impl RedisJobQueue {
                 .key(&self.keys.ready)
                 .key(&self.keys.job_prefix)
                 .key(&self.keys.unique_prefix)
+                .key(&self.keys.wake)
                 .arg(BATCH_LIMIT)
                 .invoke_async(&mut self.connection.clone())
                 .await

@@ -1,21 +1,39 @@
-//! Enqueueing: one script call per job, pipelined for batches.
+//! Enqueueing: one script call stores up to [`BATCH_LIMIT`] jobs, and batches
+//! pipeline several calls per round trip.
 
 use chrono::{DateTime, Utc};
-use redis::{ServerErrorKind, Value};
+use redis::{ErrorKind, RedisError, ServerErrorKind, ToRedisArgs, Value};
 
 use super::codec::{self, millis};
 use super::scripts::{ENQUEUE, ENQUEUE_SOURCE};
-use super::{RedisJobQueue, redis_error};
+use super::{BATCH_LIMIT, RedisJobQueue, redis_error};
 use crate::error::EnqueueError;
 use crate::job::{Job, NewJob};
 
-/// The enqueue script's reply: 1 and the new id, or 0 and the id of the job
-/// that holds the unique key.
+/// The enqueue script's reply for one job: 1 and the new id, or 0 and the id
+/// of the job that holds the unique key.
 type EnqueueReply = (u8, String);
 
-/// The maximum number of script calls in one `enqueue_many` pipeline, so one
-/// round trip stays well within the response timeout.
+/// The maximum number of jobs in one `enqueue_many` round trip, so one round
+/// trip stays well within the response timeout.
 const PIPELINE_LIMIT: usize = 1000;
+
+/// A command being built, to which the arguments of a job are appended.
+trait ArgSink {
+    fn push_arg<T: ToRedisArgs>(&mut self, arg: T);
+}
+
+impl ArgSink for redis::Cmd {
+    fn push_arg<T: ToRedisArgs>(&mut self, arg: T) {
+        self.arg(arg);
+    }
+}
+
+impl ArgSink for redis::ScriptInvocation<'_> {
+    fn push_arg<T: ToRedisArgs>(&mut self, arg: T) {
+        self.arg(arg);
+    }
+}
 
 impl RedisJobQueue {
     pub(super) async fn enqueue_one(&self, job: NewJob) -> Result<Job, EnqueueError> {
@@ -30,14 +48,14 @@ impl RedisJobQueue {
         for key in self.enqueue_keys() {
             invocation.key(key);
         }
-        for arg in enqueue_args(&job, now) {
-            invocation.arg(arg);
-        }
+        invocation.arg(1);
+        push_job_args(&mut invocation, &job, now);
         let result = invocation
-            .invoke_async::<EnqueueReply>(&mut self.connection.clone())
+            .invoke_async::<Vec<EnqueueReply>>(&mut self.connection.clone())
             .await;
-        match result {
-            Ok(reply) => stored_or_duplicate(job, reply, now),
+        match result.map(|mut replies| replies.pop()) {
+            Ok(Some(reply)) => stored_or_duplicate(job, reply, now),
+            Ok(None) => Err(enqueue_failed(job, missing_reply())),
             Err(source) => Err(enqueue_failed(job, source)),
         }
     }
@@ -64,20 +82,8 @@ impl RedisJobQueue {
         let mut stored = Vec::with_capacity(valid.len());
         let mut valid = valid.into_iter().peekable();
         while valid.peek().is_some() {
-            // A pipeline ends after a job with a unique key, so when that job
-            // is a duplicate, no job after it has been sent.
-            let mut chunk = Vec::new();
-            while chunk.len() < PIPELINE_LIMIT {
-                let Some(job) = valid.next() else {
-                    break;
-                };
-                let unique = job.unique_key.is_some();
-                chunk.push(job);
-                if unique {
-                    break;
-                }
-            }
-            self.enqueue_pipelined(chunk, &mut stored).await?;
+            let calls = next_round_trip(&mut valid);
+            self.enqueue_pipelined(calls, &mut stored).await?;
         }
         match invalid {
             Some(error) => Err(error),
@@ -85,19 +91,17 @@ impl RedisJobQueue {
         }
     }
 
-    /// Enqueues `jobs` in one pipeline and appends the stored records to `stored`.
+    /// Sends one script call per element of `calls` in one pipeline, and
+    /// appends the stored records to `stored`.
     ///
-    /// On a server error or a duplicate unique key for one job, returns it in
-    /// the error. Each script call is separate, so a job after the failing one
-    /// may still have been stored.
-    async fn enqueue_pipelined(&self, jobs: Vec<NewJob>, stored: &mut Vec<Job>) -> Result<(), EnqueueError> {
+    /// On a server error for a call, returns the first job of that call in
+    /// the error; on a duplicate unique key, the duplicate job. Each call is
+    /// separate, so a job of a later call may still have been stored.
+    async fn enqueue_pipelined(&self, calls: Vec<Vec<NewJob>>, stored: &mut Vec<Job>) -> Result<(), EnqueueError> {
         let now = Utc::now();
-        let mut replies = match self.send_enqueue_pipeline(&jobs, now).await {
+        let mut replies = match self.send_enqueue_pipeline(&calls, now).await {
             Ok(replies) => replies,
-            Err(source) => {
-                let first = jobs.into_iter().next().expect("a pipeline has jobs");
-                return Err(enqueue_failed(first, source));
-            }
+            Err(source) => return Err(enqueue_failed(first_job(calls), source)),
         };
 
         // A server that lost its script cache (a restart, SCRIPT FLUSH) rejects
@@ -106,25 +110,30 @@ impl RedisJobQueue {
         if replies.iter().any(is_noscript) {
             let resent = self.load_enqueue_script().await;
             let resent = match resent {
-                Ok(()) => self.send_enqueue_pipeline(&jobs, now).await,
+                Ok(()) => self.send_enqueue_pipeline(&calls, now).await,
                 Err(error) => Err(error),
             };
             match resent {
                 Ok(again) => replies = again,
-                Err(source) => {
-                    let first = jobs.into_iter().next().expect("a pipeline has jobs");
-                    return Err(enqueue_failed(first, source));
-                }
+                Err(source) => return Err(enqueue_failed(first_job(calls), source)),
             }
         }
 
-        for (job, reply) in jobs.into_iter().zip(replies) {
-            match reply {
-                Value::ServerError(error) => return Err(enqueue_failed(job, error.into())),
-                reply => match redis::from_redis_value::<EnqueueReply>(reply) {
-                    Ok(reply) => stored.push(stored_or_duplicate(job, reply, now)?),
-                    Err(error) => return Err(enqueue_failed(job, error.into())),
-                },
+        for (call, reply) in calls.into_iter().zip(replies) {
+            let per_job = match reply {
+                Value::ServerError(error) => Err(RedisError::from(error)),
+                reply => redis::from_redis_value::<Vec<EnqueueReply>>(reply).map_err(RedisError::from),
+            };
+            let per_job = match per_job {
+                Ok(per_job) => per_job,
+                Err(error) => return Err(enqueue_failed(first_job(vec![call]), error)),
+            };
+            let mut per_job = per_job.into_iter();
+            for job in call {
+                match per_job.next() {
+                    Some(reply) => stored.push(stored_or_duplicate(job, reply, now)?),
+                    None => return Err(enqueue_failed(job, missing_reply())),
+                }
             }
         }
         Ok(())
@@ -132,21 +141,24 @@ impl RedisJobQueue {
 
     async fn send_enqueue_pipeline(
         &self,
-        jobs: &[NewJob],
+        calls: &[Vec<NewJob>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, redis::RedisError> {
         let keys = self.enqueue_keys();
         let mut pipeline = redis::pipe();
-        for job in jobs {
-            let args = enqueue_args(job, now);
-            pipeline
-                .cmd("EVALSHA")
+        for call in calls {
+            let mut command = redis::cmd("EVALSHA");
+            command
                 .arg(ENQUEUE.get_hash())
                 .arg(keys.len())
                 .arg(&keys)
-                .arg(args);
+                .arg(call.len());
+            for job in call {
+                push_job_args(&mut command, job, now);
+            }
+            pipeline.add_command(command);
         }
-        // Per-call replies, errors included, so each job gets its own outcome.
+        // Per-call replies, errors included, so each call gets its own outcome.
         pipeline.ignore_errors();
         pipeline.query_async(&mut self.connection.clone()).await
     }
@@ -160,30 +172,63 @@ impl RedisJobQueue {
             .map(drop)
     }
 
-    fn enqueue_keys(&self) -> [&str; 5] {
+    fn enqueue_keys(&self) -> [&str; 6] {
         [
             &self.keys.seq,
             &self.keys.job_prefix,
             &self.keys.ready,
             &self.keys.delayed,
             &self.keys.unique_prefix,
+            &self.keys.wake,
         ]
     }
 }
 
-/// ARGV of the enqueue script: the delay in milliseconds, the unique key or
-/// an empty string, then the hash fields.
-fn enqueue_args(job: &NewJob, now: DateTime<Utc>) -> Vec<String> {
+/// Takes the jobs of one round trip from `jobs`: script calls of up to
+/// [`BATCH_LIMIT`] jobs, and up to [`PIPELINE_LIMIT`] jobs in all.
+///
+/// The round trip ends after a call that holds a job with a unique key. That
+/// call stops at a duplicate key, so when there is one, no job after it has
+/// been sent.
+fn next_round_trip(jobs: &mut std::iter::Peekable<std::vec::IntoIter<NewJob>>) -> Vec<Vec<NewJob>> {
+    let mut calls = Vec::new();
+    let mut total = 0;
+    while total < PIPELINE_LIMIT && jobs.peek().is_some() {
+        let mut call = Vec::new();
+        let mut unique = false;
+        while call.len() < BATCH_LIMIT && total < PIPELINE_LIMIT {
+            let Some(job) = jobs.next() else {
+                break;
+            };
+            unique |= job.unique_key.is_some();
+            call.push(job);
+            total += 1;
+        }
+        calls.push(call);
+        if unique {
+            break;
+        }
+    }
+    calls
+}
+
+/// Appends one job's arguments of the enqueue script: the delay in
+/// milliseconds, the unique key or an empty string, the number of hash
+/// arguments, then the hash fields and values.
+fn push_job_args(command: &mut impl ArgSink, job: &NewJob, now: DateTime<Utc>) {
     let available_at = now + chrono::Duration::from_std(job.delay).unwrap_or(chrono::Duration::MAX);
     let fields = codec::encode_new(job, available_at);
-    let mut args = Vec::with_capacity(2 + 2 * fields.len());
-    args.push(millis(job.delay).to_string());
-    args.push(job.unique_key.clone().unwrap_or_default());
-    for (name, value) in fields {
-        args.push(name.to_owned());
-        args.push(value);
+    command.push_arg(millis(job.delay));
+    command.push_arg(job.unique_key.as_deref().unwrap_or_default());
+    command.push_arg(2 * fields.len());
+    for (name, value) in &fields {
+        command.push_arg(*name);
+        command.push_arg(value.as_str());
     }
-    args
+}
+
+fn first_job(calls: Vec<Vec<NewJob>>) -> NewJob {
+    calls.into_iter().flatten().next().expect("a round trip has jobs")
 }
 
 fn stored_or_duplicate(job: NewJob, (created, id): EnqueueReply, now: DateTime<Utc>) -> Result<Job, EnqueueError> {
@@ -195,6 +240,13 @@ fn stored_or_duplicate(job: NewJob, (created, id): EnqueueReply, now: DateTime<U
             job: Box::new(job),
         })
     }
+}
+
+fn missing_reply() -> RedisError {
+    RedisError::from((
+        ErrorKind::UnexpectedReturnType,
+        "the enqueue script returned fewer replies than it was sent jobs",
+    ))
 }
 
 fn is_noscript(reply: &Value) -> bool {

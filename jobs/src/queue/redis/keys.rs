@@ -20,6 +20,9 @@ pub(super) struct Keys {
     pub(super) seq: String,
     /// LIST of dead job ids, newest at the head.
     pub(super) dlq: String,
+    /// LIST of wake tokens: the scripts that make jobs ready leave one, and
+    /// idle workers block on it. Ours; svc-infra neither reads nor writes it.
+    pub(super) wake: String,
     /// The start of every job hash key: `{prefix}:job:`, followed by the id.
     pub(super) job_prefix: String,
     /// The start of every unique-key lock: `{prefix}:unique:`, followed by the
@@ -37,6 +40,7 @@ impl Keys {
             delayed: format!("{prefix}:delayed"),
             seq: format!("{prefix}:seq"),
             dlq: format!("{prefix}:dlq"),
+            wake: format!("{prefix}:wake"),
             job_prefix: format!("{prefix}:job:"),
             unique_prefix: format!("{prefix}:unique:"),
         }
@@ -65,6 +69,7 @@ mod tests {
         assert_eq!(keys.delayed, "jobs:delayed");
         assert_eq!(keys.seq, "jobs:seq");
         assert_eq!(keys.dlq, "jobs:dlq");
+        assert_eq!(keys.wake, "jobs:wake");
         assert_eq!(keys.job("42"), "jobs:job:42");
         assert_eq!(keys.unique_prefix, "jobs:unique:");
     }

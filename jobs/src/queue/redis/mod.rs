@@ -16,9 +16,10 @@
 //! | `{p}:job:{id}` | HASH | the job's fields |
 //! | `{p}:dlq` | LIST | dead job ids, newest at the head |
 //! | `{p}:unique:{key}` | STRING | the id of the job that holds unique key `key` |
+//! | `{p}:wake` | LIST | at most one wake token for idle workers |
 //!
-//! The first seven are svc-infra's; the unique-key locks and some hash fields
-//! are ours, and svc-infra ignores them. A unique-key lock has no expiry while
+//! The first seven are svc-infra's; the unique-key locks, the wake list and
+//! some hash fields are ours, and svc-infra ignores them. A unique-key lock has no expiry while
 //! its job is queued and expires at the lease deadline while it runs, so the
 //! key of a job whose worker died frees itself. A svc-infra worker that acks
 //! such a job leaves the lock behind, and the next enqueue with that key
@@ -32,6 +33,24 @@
 //! A job whose lease expires goes back to the head of `{p}:ready`, behind the
 //! jobs already waiting, as in svc-infra and the in-memory queue. A released
 //! job goes to the tail, so it is the next one popped.
+//!
+//! # Idle workers and wake tokens
+//!
+//! An idle worker blocks with `BLPOP {p}:wake` on a connection of its own
+//! (see `wake.rs`) instead of sleeping for its poll interval. The scripts that
+//! make a job ready (enqueue, release, requeue, a reserve that leaves jobs
+//! behind) or make a delayed job the earliest (enqueue, a retry) leave a
+//! token there, so one idle worker wakes within a round trip. The block also
+//! ends when the earliest delayed job is due or the earliest lease expires.
+//! Producers that leave no token, such as svc-infra, are seen at the next
+//! poll.
+//!
+//! # Batches
+//!
+//! `ack` hands its lease to a task that acks all waiting leases in one script
+//! call (see `ack_batch.rs`), `enqueue_many` stores up to 100 jobs per script
+//! call and pipelines the calls, and `reserve_many` reserves up to 100 jobs
+//! per script call.
 //!
 //! # Atomicity and time
 //!
@@ -71,6 +90,7 @@
 //!
 //! [`QueueError::is_transient`]: crate::QueueError::is_transient
 
+mod ack_batch;
 mod codec;
 mod connect;
 mod connection;
@@ -81,15 +101,19 @@ mod keys;
 mod reserve;
 mod scripts;
 mod settle;
+mod wake;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::RedisError;
 
+use self::ack_batch::AckBatcher;
 use self::connection::Connection;
 use self::keys::Keys;
+use self::wake::{WakeConnections, WakeSource};
 use super::memory::DEFAULT_VISIBILITY_TIMEOUT;
 use super::{
     DEFAULT_DEAD_LETTER_LIMIT, DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved,
@@ -193,6 +217,8 @@ impl RedisQueueOptions {
 #[derive(Clone)]
 pub struct RedisJobQueue {
     connection: Connection,
+    acks: Arc<AckBatcher>,
+    wake: Arc<WakeConnections>,
     keys: Keys,
     visibility_timeout: Duration,
     dead_letter_limit: usize,
@@ -232,8 +258,9 @@ impl RedisJobQueue {
             connect: options.connect_timeout,
             response: options.response_timeout,
         };
+        let wake = WakeSource::Single(client.clone());
         let connection = connect::open(client, &masked_url, &timeouts).await?;
-        Ok(Self::from_connection(connection, masked_url, &options))
+        Ok(Self::from_connection(connection, wake, masked_url, &options))
     }
 
     /// Returns the key prefix.
@@ -241,10 +268,22 @@ impl RedisJobQueue {
         self.keys.prefix()
     }
 
-    /// Builds the queue on an open connection to a server or a cluster.
-    fn from_connection(connection: Connection, masked_url: String, options: &RedisQueueOptions) -> Self {
+    /// Builds the queue on an open connection to a server or a cluster, with
+    /// `wake` to open the connections idle workers block on.
+    fn from_connection(
+        connection: Connection,
+        wake: WakeSource,
+        masked_url: String,
+        options: &RedisQueueOptions,
+    ) -> Self {
         Self {
             connection,
+            acks: Arc::default(),
+            wake: Arc::new(WakeConnections::new(
+                wake,
+                options.connect_timeout,
+                options.response_timeout,
+            )),
             keys: Keys::new(&options.prefix),
             visibility_timeout: options.visibility_timeout,
             dead_letter_limit: options.dead_letter_limit,
@@ -279,8 +318,8 @@ impl JobQueue for RedisJobQueue {
         self.enqueue_one(job).await
     }
 
-    /// Sends the jobs in pipelined batches of up to 1000 script calls, one
-    /// round trip per batch.
+    /// Stores up to 100 jobs per script call and sends up to 1000 jobs per
+    /// round trip, in pipelined calls.
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
         self.enqueue_batch(jobs).await
     }
@@ -296,15 +335,28 @@ impl JobQueue for RedisJobQueue {
         self.reserve_up_to(max).await
     }
 
-    /// Returns at once when jobs are ready. Otherwise it sleeps until the next
-    /// delayed job is due, the next lease expires or `max_wait` has passed,
-    /// whichever is first. A job enqueued meanwhile does not wake it.
+    /// Returns at once when jobs are ready. Otherwise it blocks until a script
+    /// leaves a wake token (a job became ready or a delayed job became the
+    /// earliest), the next delayed job is due, the next lease expires or
+    /// `max_wait` has passed, whichever is first. It blocks at most half the
+    /// response timeout per call, on a connection of its own.
+    ///
+    /// Cancel safety: dropping the future closes the connection it blocks on.
     async fn wait_for_job(&self, max_wait: Duration) -> Result<(), QueueError> {
         self.wait_until_due(max_wait).await
     }
 
+    /// Acks through the queue's ack task, which sends the acks of concurrent
+    /// callers in one script call. The call waits for the outcome, at most
+    /// twice the response timeout.
     async fn ack(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
         self.ack_lease(lease).await
+    }
+
+    /// Acks up to 100 leases per script call, one round trip per call.
+    async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
+        let leases: Vec<&Lease> = leases.iter().collect();
+        self.ack_leases(&leases).await
     }
 
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {

@@ -12,7 +12,8 @@ use crate::error::{QueueError, display_chain};
 use crate::queue::{Lease, Reserved, log_dropped_dead};
 
 /// One job as the reserve script returns it: id, lease token, lease length in
-/// milliseconds and the hash as a flat field/value array. Byte strings, so a
+/// milliseconds and the hash as a flat field/value array, in which a later
+/// copy of a field replaces an earlier one. Byte strings, so a
 /// hash with invalid UTF-8 still decodes (lossily) instead of failing a
 /// reservation that already happened.
 type ReservedEntry = (Vec<u8>, Vec<u8>, u64, Vec<Vec<u8>>);
@@ -63,6 +64,7 @@ impl RedisJobQueue {
             .key(&self.keys.dlq)
             .key(&self.keys.job_prefix)
             .key(&self.keys.unique_prefix)
+            .key(&self.keys.wake)
             .arg(max)
             .arg(millis(self.visibility_timeout))
             .arg(token_prefix)

@@ -1,5 +1,5 @@
-//! Operations on a held lease: ack, fail, release and renewal. Each script
-//! first checks that the job's `lease` field still contains the lease's token
+//! Operations on a held lease: fail, release and renewal (ack is in
+//! `ack_batch.rs`). Each script first checks that the job's `lease` field still contains the lease's token
 //! and that the job is still in `{p}:processing_vt`.
 //!
 //! NOTE: a svc-infra worker that requeues a job after its lease expired
@@ -9,7 +9,7 @@
 use chrono::Utc;
 
 use super::codec::{self, millis};
-use super::scripts::{ACK, EXTEND_LEASE, FAIL, RELEASE};
+use super::scripts::{EXTEND_LEASE, FAIL, RELEASE};
 use super::{BATCH_LIMIT, RedisJobQueue, redis_error};
 use crate::backoff::MAX_DELAY;
 use crate::error::QueueError;
@@ -20,20 +20,6 @@ const LEASE_LOST: u8 = 0;
 const RETRYING: u8 = 1;
 
 impl RedisJobQueue {
-    pub(super) async fn ack_lease(&self, lease: &Lease) -> Result<LeaseOutcome, QueueError> {
-        let done: u8 = ACK
-            .key(&self.keys.processing)
-            .key(&self.keys.processing_vt)
-            .key(self.keys.job(lease.job_id()))
-            .key(&self.keys.unique_prefix)
-            .arg(lease.job_id())
-            .arg(lease.token())
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(redis_error("ack"))?;
-        Ok(outcome(done))
-    }
-
     pub(super) async fn fail_lease(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {
         let (mode, delay) = match &failure {
             Failure::Retry { delay, .. } => ("retry", (*delay).min(MAX_DELAY)),
@@ -49,6 +35,7 @@ impl RedisJobQueue {
             .key(self.keys.job(lease.job_id()))
             .key(&self.keys.unique_prefix)
             .key(&self.keys.job_prefix)
+            .key(&self.keys.wake)
             .arg(lease.job_id())
             .arg(lease.token())
             .arg(failure.error())
@@ -76,6 +63,7 @@ impl RedisJobQueue {
             .key(&self.keys.ready)
             .key(self.keys.job(lease.job_id()))
             .key(&self.keys.unique_prefix)
+            .key(&self.keys.wake)
             .arg(lease.job_id())
             .arg(lease.token())
             .invoke_async(&mut self.connection.clone())

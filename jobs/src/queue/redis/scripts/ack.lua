@@ -1,24 +1,34 @@
--- Completes a job: deletes its hash, its processing entries and its unique
--- key, while the lease token still matches. Returns 1, or 0 when the lease is
--- lost (the token changed or the job is no longer reserved) and nothing changed.
+-- Completes jobs: for each lease whose token still matches, deletes the job
+-- hash, its processing entries and its unique key. Returns one number per
+-- lease, in order: 1 when acked, 0 when the lease is lost (the token changed
+-- or the job is no longer reserved) and nothing changed for that job.
 --
 -- KEYS[1]  {p}:processing      LIST of reserved ids
 -- KEYS[2]  {p}:processing_vt   ZSET, id -> lease deadline
--- KEYS[3]  {p}:job:{id}        the job hash
+-- KEYS[3]  {p}:job:            start of the job hash keys; the id is appended
 -- KEYS[4]  {p}:unique:         start of the unique-key lock; the key is appended
--- ARGV[1]  job id
--- ARGV[2]  lease token
+-- ARGV     job id, lease token, job id, lease token, ...
 --
--- The LREM scans the processing list, which holds only reserved ids, so its
--- length is bounded by the total concurrency of the workers.
+-- Bounded work: the caller sends at most 100 leases per call. Each LREM
+-- scans the processing list from its tail, where the oldest reservations
+-- sit, so acks in about the order of reservation stop after a few entries.
+-- The list holds only reserved ids, one entry per reservation, so its length
+-- is bounded by the total concurrency of the workers.
 
-if redis.call('HGET', KEYS[3], 'lease') ~= ARGV[2]
-  or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  return 0
+local done = {}
+for i = 1, #ARGV, 2 do
+  local id = ARGV[i]
+  local key = KEYS[3] .. id
+  local fields = redis.call('HMGET', key, 'lease', 'unique_key')
+  -- ZREM is both the check that the job is still reserved and its removal
+  -- from the lease set, and it runs only once the token matched.
+  if fields[1] == ARGV[i + 1] and redis.call('ZREM', KEYS[2], id) == 1 then
+    release_unique_key(KEYS[4], fields[2], id)
+    redis.call('LREM', KEYS[1], -1, id)
+    redis.call('DEL', key)
+    done[#done + 1] = 1
+  else
+    done[#done + 1] = 0
+  end
 end
-
-release_unique(KEYS[4], KEYS[3], ARGV[1])
-redis.call('LREM', KEYS[1], 0, ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3])
-return 1
+return done

@@ -1,6 +1,7 @@
 -- Moves up to ARGV[1] dead jobs back to the ready list, oldest first, with
 -- their attempts reset to 0 and `last_error` kept. Each takes its unique key
 -- again unless another job holds it. Ids whose hash is gone are dropped.
+-- A call that requeued a job leaves a wake token for an idle worker.
 -- Returns {ids removed from the dead-letter queue, jobs requeued}; the caller
 -- repeats while the first number equals the limit.
 --
@@ -8,6 +9,7 @@
 -- KEYS[2]  {p}:ready           LIST, new ids pushed at the head
 -- KEYS[3]  {p}:job:            start of the job hash keys; the id is appended
 -- KEYS[4]  {p}:unique:         start of the unique-key lock; the key is appended
+-- KEYS[5]  {p}:wake            LIST of wake tokens for idle workers
 -- ARGV[1]  maximum number of ids to take in this call
 
 local limit = tonumber(ARGV[1])
@@ -27,5 +29,8 @@ while removed < limit do
     hold_unique(KEYS[4], key, id, nil)
     requeued = requeued + 1
   end
+end
+if requeued > 0 then
+  wake_one(KEYS[5])
 end
 return {removed, requeued}

@@ -13,6 +13,7 @@
 -- KEYS[5]  {p}:dlq             LIST of dead ids, newest at the head
 -- KEYS[6]  {p}:job:            start of the job hash keys; the id is appended
 -- KEYS[7]  {p}:unique:         start of the unique-key lock; the key is appended
+-- KEYS[8]  {p}:wake            LIST of wake tokens for idle workers
 -- ARGV[1]  maximum number of jobs to reserve
 -- ARGV[2]  default visibility timeout in milliseconds
 -- ARGV[3]  lease token prefix, unique to this call; a token is prefix .. id
@@ -23,7 +24,14 @@
 --
 -- Returns {more, {{id, token, visibility_timeout_ms, {field, value, ...}}, ...},
 -- dead jobs deleted}. `more` is 1 when the call stopped at the limit of
--- skipped entries, so jobs may still be ready.
+-- skipped entries, so jobs may still be ready. The field list is the hash as
+-- it was before the reservation, followed by the new `attempts` and
+-- `max_attempts`, so a reader that keeps the last value of each field sees
+-- the hash as it is now.
+--
+-- Wake tokens: a call that took a full batch while jobs are still ready
+-- leaves a token, so another idle worker takes the rest; a call that left the
+-- ready list empty deletes the tokens, which then have nothing to wake for.
 --
 -- Bounded work: at most ARGV[4] promotions, ARGV[4] expired leases,
 -- ARGV[1] reservations and ARGV[4] skipped entries, and at most as many
@@ -46,12 +54,11 @@ local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local now = string.format('%.3f', now_ms / 1000)
 
--- Reads attempts or max_attempts. A missing or empty field gives the default.
--- A value that is not an integer from 0 to 2^32 - 1 gives nil and a message
--- naming the field and the value, so the job is dead-lettered instead of
--- failing every reservation.
-local function counter(id, key, name, default)
-  local raw = redis.call('HGET', key, name)
+-- Parses attempts or max_attempts from `raw`, the field's value or false.
+-- A missing or empty field gives the default. A value that is not an integer
+-- from 0 to 2^32 - 1 gives nil and a message naming the field and the value,
+-- so the job is dead-lettered instead of failing every reservation.
+local function counter(id, name, raw, default)
   if not raw or raw == '' then
     return default
   end
@@ -64,15 +71,16 @@ local function counter(id, key, name, default)
   return n
 end
 
-local function counters(id, key)
-  local attempts, attempts_error = counter(id, key, 'attempts', 0)
-  local max_attempts, max_error = counter(id, key, 'max_attempts', 5)
+-- Returns attempts, max_attempts and an error message for either being invalid.
+local function counters(id, attempts_raw, max_raw)
+  local attempts, attempts_error = counter(id, 'attempts', attempts_raw, 0)
+  local max_attempts, max_error = counter(id, 'max_attempts', max_raw, 5)
   return attempts, max_attempts, attempts_error or max_error
 end
 
 -- The caller has already taken the id off the ready and processing lists.
-local function dead_letter(id, key, message)
-  release_unique(KEYS[7], key, id)
+local function dead_letter(id, key, unique_key, message)
+  release_unique_key(KEYS[7], unique_key, id)
   redis.call('HSET', key, 'last_error', message, 'died_at', died_at)
   redis.call('HDEL', key, 'lease', 'visible_at')
   redis.call('LPUSH', KEYS[5], id)
@@ -98,25 +106,45 @@ local function requeue_expired()
     redis.call('ZREM', KEYS[3], id)
     redis.call('LREM', KEYS[2], 0, id)
     local key = KEYS[6] .. id
+    local fields = redis.call('HMGET', key, 'attempts', 'max_attempts', 'unique_key')
     if redis.call('EXISTS', key) == 1 then
-      local attempts, max_attempts, invalid = counters(id, key)
+      local attempts, max_attempts, invalid = counters(id, fields[1], fields[2])
       if invalid then
-        dead_letter(id, key, invalid)
+        dead_letter(id, key, fields[3], invalid)
       elseif attempts >= max_attempts then
-        dead_letter(id, key, string.format(
+        dead_letter(id, key, fields[3], string.format(
           'lease expired on attempt %d of %d: the worker neither acked nor failed the job within its visibility timeout',
           attempts, max_attempts))
       else
         redis.call('HDEL', key, 'lease', 'visible_at')
         redis.call('LPUSH', KEYS[1], id)
-        hold_unique(KEYS[7], key, id, nil)
+        hold_unique_key(KEYS[7], fields[3], id, nil)
       end
     end
   end
 end
 
-local function lease(id, key, attempts, max_attempts)
-  local timeout_ms = tonumber(redis.call('HGET', key, 'visibility_timeout_ms'))
+-- Returns the values of attempts, max_attempts, visibility_timeout_ms and
+-- unique_key in a flat HGETALL reply, false where a field is missing.
+local function lease_fields(flat)
+  local attempts, max_attempts, timeout, unique_key = false, false, false, false
+  for i = 1, #flat, 2 do
+    local name = flat[i]
+    if name == 'attempts' then
+      attempts = flat[i + 1]
+    elseif name == 'max_attempts' then
+      max_attempts = flat[i + 1]
+    elseif name == 'visibility_timeout_ms' then
+      timeout = flat[i + 1]
+    elseif name == 'unique_key' then
+      unique_key = flat[i + 1]
+    end
+  end
+  return attempts, max_attempts, timeout, unique_key
+end
+
+local function lease(id, key, flat, attempts, max_attempts, timeout_raw, unique_key)
+  local timeout_ms = tonumber(timeout_raw)
   if not timeout_ms or timeout_ms < 1 or timeout_ms ~= math.floor(timeout_ms) then
     timeout_ms = default_timeout_ms
   end
@@ -125,14 +153,20 @@ local function lease(id, key, attempts, max_attempts)
   local token = token_prefix .. id
   -- Both counters are written back as plain integers, so later scripts and
   -- svc-infra's int() parse them.
+  local attempts_text = string.format('%d', attempts)
+  local max_text = string.format('%d', max_attempts)
   redis.call('HSET', key,
-    'attempts', string.format('%d', attempts),
-    'max_attempts', string.format('%d', max_attempts),
+    'attempts', attempts_text,
+    'max_attempts', max_text,
     'lease', token,
     'visible_at', string.format('%d', math.floor(deadline_ms / 1000)))
   redis.call('ZADD', KEYS[3], string.format('%.3f', deadline_ms / 1000), id)
-  hold_unique(KEYS[7], key, id, deadline_ms)
-  return {id, token, timeout_ms, redis.call('HGETALL', key)}
+  hold_unique_key(KEYS[7], unique_key, id, deadline_ms)
+  flat[#flat + 1] = 'attempts'
+  flat[#flat + 1] = attempts_text
+  flat[#flat + 1] = 'max_attempts'
+  flat[#flat + 1] = max_text
+  return {id, token, timeout_ms, flat}
 end
 
 -- Pops one id and reserves it. Returns the reservation, or nil when the id
@@ -150,28 +184,30 @@ local function reserve_next()
     redis.call('LREM', KEYS[2], 1, id)
     return nil, true
   end
-  if redis.call('EXISTS', key) == 0 then
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then
     -- An id without a hash (acked elsewhere, or garbage) is dropped.
     redis.call('LREM', KEYS[2], 0, id)
     return nil, true
   end
 
-  local attempts, max_attempts, invalid = counters(id, key)
+  local attempts_raw, max_raw, timeout_raw, unique_key = lease_fields(flat)
+  local attempts, max_attempts, invalid = counters(id, attempts_raw, max_raw)
   if invalid then
     redis.call('LREM', KEYS[2], 0, id)
-    dead_letter(id, key, invalid)
+    dead_letter(id, key, unique_key, invalid)
     return nil, true
   end
   if attempts >= max_attempts then
     -- Another worker used the last attempt (a svc-infra worker requeues an
     -- expired lease without checking attempts).
     redis.call('LREM', KEYS[2], 0, id)
-    dead_letter(id, key, string.format(
+    dead_letter(id, key, unique_key, string.format(
       'attempts exhausted: the job was reserved %d times and allows %d',
       attempts, max_attempts))
     return nil, true
   end
-  return lease(id, key, attempts + 1, max_attempts), true
+  return lease(id, key, flat, attempts + 1, max_attempts, timeout_raw, unique_key), true
 end
 
 promote_due()
@@ -194,6 +230,12 @@ while #reserved < max_jobs do
   else
     skipped = skipped + 1
   end
+end
+
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[8])
+else
+  wake_one(KEYS[8])
 end
 
 local dropped = 0

@@ -4,24 +4,16 @@
 -- `unique_key` field. Each helper reads the lock's value before it changes
 -- anything, so a job never changes or deletes a lock that another job holds.
 
--- Returns the lock key of the job stored at `job_key`, or nil when the job has
--- no unique key. `unique_prefix` is `{p}:unique:`, passed in KEYS.
-local function unique_lock_of(unique_prefix, job_key)
-  local unique_key = redis.call('HGET', job_key, 'unique_key')
+-- Makes job `id` hold unique key `unique_key` (nil or '' for none) until
+-- `deadline_ms` (its lease deadline in epoch milliseconds), or with no expiry
+-- when `deadline_ms` is nil because the job is queued. A free key is taken; a
+-- key another job holds is left alone. `unique_prefix` is `{p}:unique:`,
+-- passed in KEYS.
+local function hold_unique_key(unique_prefix, unique_key, id, deadline_ms)
   if not unique_key or unique_key == '' then
-    return nil
-  end
-  return unique_prefix .. unique_key
-end
-
--- Makes job `id` hold its unique key until `deadline_ms` (its lease deadline
--- in epoch milliseconds), or with no expiry when `deadline_ms` is nil because
--- the job is queued. A free key is taken; a key another job holds is left alone.
-local function hold_unique(unique_prefix, job_key, id, deadline_ms)
-  local lock = unique_lock_of(unique_prefix, job_key)
-  if not lock then
     return
   end
+  local lock = unique_prefix .. unique_key
   local holder = redis.call('GET', lock)
   if holder and holder ~= id then
     return
@@ -33,11 +25,25 @@ local function hold_unique(unique_prefix, job_key, id, deadline_ms)
   end
 end
 
--- Deletes job `id`'s unique key if the job holds it: at ack and at dead-lettering.
-local function release_unique(unique_prefix, job_key, id)
-  local lock = unique_lock_of(unique_prefix, job_key)
-  if lock and redis.call('GET', lock) == id then
+-- Deletes the lock of `unique_key` (nil or '' for none) if job `id` holds it:
+-- at ack and at dead-lettering.
+local function release_unique_key(unique_prefix, unique_key, id)
+  if not unique_key or unique_key == '' then
+    return
+  end
+  local lock = unique_prefix .. unique_key
+  if redis.call('GET', lock) == id then
     redis.call('DEL', lock)
   end
+end
+
+-- Like hold_unique_key, reading the key from the job hash at `job_key`.
+local function hold_unique(unique_prefix, job_key, id, deadline_ms)
+  hold_unique_key(unique_prefix, redis.call('HGET', job_key, 'unique_key'), id, deadline_ms)
+end
+
+-- Like release_unique_key, reading the key from the job hash at `job_key`.
+local function release_unique(unique_prefix, job_key, id)
+  release_unique_key(unique_prefix, redis.call('HGET', job_key, 'unique_key'), id)
 end
 
