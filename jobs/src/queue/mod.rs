@@ -216,6 +216,18 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Deletes every dead job; returns how many.
     async fn purge_dead(&self) -> Result<u64, QueueError>;
 
+    /// Claims `key` for `ttl`: returns `true` to the first caller, and `false`
+    /// to every later caller, in any process sharing the queue, until `ttl`
+    /// has passed. A claim is never released early. The [`Scheduler`] claims
+    /// one key per task and interval, so that only one of the processes
+    /// sharing the queue enqueues the task's job.
+    ///
+    /// On error the claim may or may not have been taken. A caller that acts
+    /// only on `Ok(true)` therefore acts at most once per key while the claim lasts.
+    ///
+    /// [`Scheduler`]: crate::Scheduler
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, QueueError>;
+
     /// The lease length for jobs that do not set their own.
     fn visibility_timeout(&self) -> Duration;
 }
@@ -275,6 +287,9 @@ impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     }
     async fn purge_dead(&self) -> Result<u64, QueueError> {
         (**self).purge_dead().await
+    }
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, QueueError> {
+        (**self).claim_once(key, ttl).await
     }
     fn visibility_timeout(&self) -> Duration {
         (**self).visibility_timeout()

@@ -1,5 +1,6 @@
 //! The in-memory queue, for development and tests.
 
+mod claim;
 mod state;
 mod unique;
 
@@ -11,6 +12,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use self::claim::Claims;
 use self::state::{Place, State};
 use super::{DeadJob, FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, QueueStats, Reserved, log_dropped_dead};
 use crate::error::{EnqueueError, QueueError};
@@ -30,6 +32,7 @@ pub struct InMemoryJobQueue {
     state: Mutex<State>,
     arrivals: Notify,
     visibility_timeout: Duration,
+    claims: Mutex<Claims>,
 }
 
 impl InMemoryJobQueue {
@@ -49,6 +52,7 @@ impl InMemoryJobQueue {
             state: Mutex::new(State::default()),
             arrivals: Notify::new(),
             visibility_timeout,
+            claims: Mutex::default(),
         }
     }
 
@@ -355,6 +359,12 @@ impl JobQueue for InMemoryJobQueue {
             state.jobs.remove(id);
         }
         Ok(dead.len() as u64)
+    }
+
+    /// Keeps claims in a map of its own, pruned of expired claims as it grows.
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, QueueError> {
+        let mut claims = self.claims.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(claims.claim(key, ttl, Instant::now()))
     }
 
     fn visibility_timeout(&self) -> Duration {

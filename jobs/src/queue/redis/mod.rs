@@ -17,8 +17,9 @@
 //! | `{p}:dlq` | LIST | dead job ids, newest at the head |
 //! | `{p}:unique:{key}` | STRING | the id of the job that holds unique key `key` |
 //! | `{p}:wake` | LIST | at most one wake token for idle workers |
+//! | `{p}:schedule:{key}` | STRING | a `claim_once` claim until its ttl; the scheduler's are `{task}:{slot}` |
 //!
-//! The first seven are svc-infra's; the unique-key locks, the wake list and
+//! The first seven are svc-infra's; the unique-key locks, the wake list, the claims and
 //! some hash fields are ours, and svc-infra ignores them. A unique-key lock has no expiry while
 //! its job is queued and expires at the lease deadline while it runs, so the
 //! key of a job whose worker died frees itself. A svc-infra worker that acks
@@ -91,6 +92,7 @@
 //! [`QueueError::is_transient`]: crate::QueueError::is_transient
 
 mod ack_batch;
+mod claim;
 mod codec;
 mod connect;
 mod connection;
@@ -406,6 +408,11 @@ impl JobQueue for RedisJobQueue {
     /// earlier batches deleted. Ids whose hash is gone are dropped and not counted.
     async fn purge_dead(&self) -> Result<u64, QueueError> {
         self.purge_dead_batches().await
+    }
+
+    /// Sets `{p}:schedule:{key}` with `SET NX PX`. A `ttl` under 1 ms counts as 1 ms.
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, QueueError> {
+        self.claim_key_once(key, ttl).await
     }
 
     fn visibility_timeout(&self) -> Duration {
