@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod cluster;
+pub mod process;
 pub mod redis_server;
 
 pub use backend::{Backend, TestQueue};

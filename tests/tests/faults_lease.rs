@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use jobs::{JobQueue, NewJob, QueueStats};
 use jobs_tests::RedisServer;
 use jobs_tests::backend::connect_redis;
+use jobs_tests::process::terminate;
 use serde_json::json;
 
 /// A worker process that is killed when the test ends, so a failed assertion
@@ -57,16 +58,6 @@ fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-fn terminate(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -TERM failed");
-    let exit = child.wait().expect("wait for the worker");
-    assert!(exit.success(), "the worker exits 0 after SIGTERM: {exit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
