@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p examples --bin bench -- --jobs 100000 --concurrency 1,16,64
 //! cargo run --release -p examples --bin bench -- --redis-url redis://127.0.0.1:6390/0 --json
+//! cargo run --release -p examples --bin bench -- --figures process --concurrency 64
 //! ```
 //!
 //! Without `--redis-url` it starts a throwaway `redis-server` on a free loopback
@@ -14,6 +15,7 @@
 mod ceiling;
 mod figure;
 mod latency;
+mod memory;
 mod rss;
 mod server;
 mod throughput;
@@ -39,6 +41,17 @@ async fn bench_noop(noop: Noop) {
     }
 }
 
+/// Every figure the benchmark can measure, in the order it measures them.
+const FIGURES: [&str; 7] = [
+    "ceiling",
+    "enqueue",
+    "enqueue_batch",
+    "process",
+    "latency",
+    "rss",
+    "memory",
+];
+
 /// Measures jobs/s and latency on Redis.
 #[derive(Debug, Parser)]
 struct Args {
@@ -51,15 +64,27 @@ struct Args {
     /// Worker concurrency levels for the processing figure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     concurrency: Vec<usize>,
+    /// Producer tasks of the single-call enqueue figure, comma-separated; each
+    /// awaits one `enqueue` call at a time.
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    producers: Vec<u64>,
     /// Jobs for the latency figure, enqueued one at a time on an idle queue.
     #[arg(long, default_value_t = 2_000)]
     latency_jobs: u64,
+    /// The figures to measure, comma-separated: ceiling, enqueue, enqueue_batch,
+    /// process, latency, rss, memory. All of them when omitted.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(FIGURES))]
+    figures: Vec<String>,
     /// Prints one JSON object per line per figure instead of a table.
     #[arg(long)]
     json: bool,
-    /// Skips the memory figure, which runs the worker in a child process.
+    /// Job counts of the peak-RSS figure, comma-separated; each runs a worker
+    /// child process that drains that many jobs.
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+    rss_jobs: Vec<u64>,
+    /// Jobs for the in-memory figure; defaults to `--jobs` times 10.
     #[arg(long)]
-    no_rss: bool,
+    memory_jobs: Option<u64>,
     /// Runs as the child process of the memory figure: processes this many jobs and prints peak RSS.
     #[arg(long, hide = true)]
     rss_child: Option<u64>,
@@ -93,18 +118,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         figures.push(figure);
     };
 
-    report(ceiling::push(&url, args.jobs).await?);
-    report(ceiling::pop(&url, args.jobs).await?);
-    report(throughput::enqueue(&url, args.jobs, 64).await?);
-    report(throughput::enqueue_batch(&url, args.jobs).await?);
-    for &concurrency in &args.concurrency {
-        report(throughput::process(&url, args.jobs, concurrency).await?);
+    let measured = |figure: &str| args.figures.is_empty() || args.figures.iter().any(|name| name == figure);
+    if measured("ceiling") {
+        report(ceiling::push(&url, args.jobs).await?);
+        report(ceiling::pop(&url, args.jobs).await?);
     }
-    report(latency::measure(&url, args.latency_jobs, Duration::from_millis(2)).await?);
-    if !args.no_rss {
-        for jobs in [args.jobs, args.jobs * 10] {
+    if measured("enqueue") {
+        for &producers in &args.producers {
+            report(throughput::enqueue(&url, args.jobs, producers.max(1)).await?);
+        }
+    }
+    if measured("enqueue_batch") {
+        report(throughput::enqueue_batch(&url, args.jobs).await?);
+    }
+    if measured("process") {
+        for &concurrency in &args.concurrency {
+            report(throughput::process(&url, args.jobs, concurrency).await?);
+        }
+    }
+    if measured("latency") {
+        report(latency::measure(&url, args.latency_jobs, Duration::from_millis(2)).await?);
+    }
+    if measured("rss") {
+        for &jobs in &args.rss_jobs {
             report(rss::measure(&url, jobs)?);
         }
+    }
+    if measured("memory") {
+        report(memory::measure(args.memory_jobs.unwrap_or(args.jobs * 10)).map_err(|error| error.to_string())?);
     }
 
     if !args.json {
