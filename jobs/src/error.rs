@@ -116,6 +116,17 @@ impl QueueError {
     }
 }
 
+/// The error code of a Redis server over its `maxmemory` with the
+/// `noeviction` policy.
+#[cfg(feature = "redis")]
+const OUT_OF_MEMORY: &str = "OOM";
+
+/// Checks whether Redis rejected the operation because it is over its `maxmemory`.
+#[cfg(feature = "redis")]
+fn is_out_of_memory(error: &QueueError) -> bool {
+    matches!(error, QueueError::Redis { source, .. } if source.code() == Some(OUT_OF_MEMORY))
+}
+
 /// Classifies a Redis error by whether the command may have run on the server.
 #[cfg(feature = "redis")]
 fn redis_command_may_have_run(error: &redis::RedisError) -> bool {
@@ -152,8 +163,11 @@ fn redis_command_may_have_run(error: &redis::RedisError) -> bool {
             _ => true,
         },
         // Codes the redis crate does not know, such as WRONGTYPE from inside
-        // a script, which may already have written some keys.
-        ErrorKind::Extension => !matches!(error.code(), Some("NOAUTH" | "BUSY")),
+        // a script, which may already have written some keys. OOM is the
+        // exception. Redis over maxmemory rejects a command before it runs,
+        // and rejects a write inside a script only while the script has
+        // written nothing, so an OOM reply means that nothing changed.
+        ErrorKind::Extension => !matches!(error.code(), Some("NOAUTH" | "BUSY" | OUT_OF_MEMORY)),
         // The client failed before sending anything.
         ErrorKind::AuthenticationFailed
         | ErrorKind::InvalidClientConfig
@@ -274,6 +288,12 @@ impl EnqueueError {
 /// The part of an enqueue error message that warns when the job may be
 /// stored, and says whether a retry is safe.
 fn retry_note(job: &NewJob, source: &QueueError) -> String {
+    #[cfg(feature = "redis")]
+    if is_out_of_memory(source) {
+        return ", which was not stored because Redis is full (its used memory is over `maxmemory`); let the \
+                workers drain the queue, purge the dead-letter queue or raise `maxmemory`, then enqueue it again"
+            .to_owned();
+    }
     if !source.may_have_applied() {
         return String::new();
     }
