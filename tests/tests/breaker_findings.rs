@@ -227,3 +227,75 @@ async fn handler_blocking_its_thread_keeps_its_lease() {
     let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.get(&job.id), Some(&vec![1]), "runs: {runs:?}");
 }
+
+/// Runs the `crash_worker` command line on `redis_url` with `stdin` as its
+/// standard input.
+fn cli(redis_url: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+        .args(args)
+        .env("JOBS_DRIVER", "redis")
+        .env("REDIS_URL", redis_url)
+        .env_remove("JOBS_REDIS_PREFIX")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run crash_worker");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn cli_negative_durations_named() {
+    let server = RedisServer::start();
+    let cases: [&[&str]; 3] = [
+        &["enqueue", "record", "{}", "--delay", "-5s"],
+        &["run", "--grace", "-1s"],
+        &["run", "--poll-interval", "-250ms"],
+    ];
+
+    for args in cases {
+        let output = cli(&server.url(), args, b"");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is negative"), "{args:?}: {stderr}");
+    }
+    let queue = connect(&server, RedisQueueOptions::default()).await;
+    assert_eq!(queue.stats().await.unwrap(), QueueStats::default());
+}
+
+#[tokio::test]
+async fn cli_reads_large_payload_from_stdin() {
+    let server = RedisServer::start();
+    // Larger than the 128 KiB that Linux allows in one argument.
+    let padding = "a".repeat(300_000);
+    let payload = json!({ "file": "/dev/null", "sleep_ms": 0, "padding": padding }).to_string();
+
+    let output = cli(&server.url(), &["enqueue", "record", "-"], payload.as_bytes());
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let queue = connect(&server, RedisQueueOptions::default()).await;
+    let reserved = queue.reserve().await.unwrap().expect("the job is queued");
+    assert_eq!(reserved.job.payload.as_str(), payload);
+}
+
+#[tokio::test]
+async fn cli_names_non_finite_tokens() {
+    let server = RedisServer::start();
+
+    let output = cli(
+        &server.url(),
+        &["enqueue", "record", r#"{"file": "/dev/null", "sleep_ms": NaN}"#],
+        b"",
+    );
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("JSON has no NaN, Infinity or -Infinity"), "{stderr}");
+    let queue = connect(&server, RedisQueueOptions::default()).await;
+    assert_eq!(queue.stats().await.unwrap(), QueueStats::default());
+}

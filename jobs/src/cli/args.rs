@@ -35,11 +35,11 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
     /// The longest wait between checks of an idle queue, such as `250ms`.
-    #[arg(long, default_value = "250ms", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "250ms", value_parser = parse_positive_duration, allow_hyphen_values = true)]
     pub(crate) poll_interval: Duration,
     /// How long running jobs may take to finish after a stop signal, such as
     /// `30s`; jobs still running then are handed back to the queue.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub(crate) grace: Duration,
 }
 
@@ -47,10 +47,12 @@ pub(crate) struct RunArgs {
 pub(crate) struct EnqueueArgs {
     /// The job name, as `jobs` lists it.
     pub(crate) name: String,
-    /// The payload as JSON, such as '{"to": "ada@example.com"}'.
+    /// The payload as JSON, such as '{"to": "ada@example.com"}', or `-` to
+    /// read it from standard input, which takes payloads larger than the
+    /// 128 KiB that Linux allows in one argument.
     pub(crate) payload: String,
     /// Delays the first attempt, such as `30s` or `1h 30m`.
-    #[arg(long, value_parser = parse_delay)]
+    #[arg(long, value_parser = parse_delay, allow_hyphen_values = true)]
     pub(crate) delay: Option<Duration>,
 }
 
@@ -85,6 +87,11 @@ pub(crate) enum DlqCommand {
 
 /// Parses a human duration such as `500ms`, `30s` or `1h 30m`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative; give a duration of zero or more, written like `500ms`, `30s` or `1h 30m`"
+        ));
+    }
     humantime::parse_duration(text)
         .map_err(|error| format!("{text:?} is not a duration ({error}); write it like `500ms`, `30s` or `1h 30m`"))
 }

@@ -1,5 +1,6 @@
 //! The `run`, `jobs`, `enqueue` and `stats` commands.
 
+use std::io::Read;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -132,9 +133,7 @@ pub(super) async fn enqueue(config: &JobsConfig, registry: &Registry, args: Enqu
             }
         ));
     };
-    let payload = Payload::from_json(args.payload.as_str()).map_err(|error| {
-        format!("the payload is not valid JSON: {error}; pass one JSON value such as '{{\"id\": 1}}'")
-    })?;
+    let payload = parse_payload(read_payload(args.payload)?)?;
     registry
         .check_payload(&args.name, &payload)
         .map_err(|error| error.to_string())?;
@@ -152,6 +151,32 @@ pub(super) async fn enqueue(config: &JobsConfig, registry: &Registry, args: Enqu
         job.available_at.to_rfc3339()
     );
     Ok(())
+}
+
+/// Reads the payload from standard input when the argument is `-`, and otherwise returns the argument.
+fn read_payload(argument: String) -> Result<String, String> {
+    if argument != "-" {
+        return Ok(argument);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|error| format!("failed to read the payload from standard input: {error}"))?;
+    Ok(text)
+}
+
+/// Checks that `text` is one JSON value. Text that is JSON except for `NaN`,
+/// `Infinity` or `-Infinity` gets an error that names those tokens.
+fn parse_payload(text: String) -> Result<Payload, String> {
+    Payload::from_json(text.as_str()).map_err(|error| {
+        if Payload::from_stored(text.as_str()).to_value().is_ok() {
+            return format!(
+                "the payload is not valid JSON: {error}, because JSON has no NaN, Infinity or -Infinity; \
+                 write null or a finite number instead"
+            );
+        }
+        format!("the payload is not valid JSON: {error}; pass one JSON value such as '{{\"id\": 1}}'")
+    })
 }
 
 pub(super) async fn stats(config: &JobsConfig) -> Result<(), String> {
