@@ -165,9 +165,24 @@ impl Default for Payload {
     }
 }
 
+/// The most bytes of a payload that its `Debug` output shows. Errors that
+/// hand a job back carry its payload, and `main` returning such an error
+/// prints it with `Debug`, so a 100 MB payload must not reach the terminal
+/// or a log whole.
+const DEBUG_LIMIT: usize = 1024;
+
 impl fmt::Debug for Payload {
+    /// Writes the JSON text, cut after [`DEBUG_LIMIT`] bytes with a note of
+    /// the full length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        if self.text.len() <= DEBUG_LIMIT {
+            return f.write_str(&self.text);
+        }
+        let mut end = DEBUG_LIMIT;
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{}... ({} bytes in all)", &self.text[..end], self.text.len())
     }
 }
 
@@ -276,6 +291,22 @@ mod tests {
         assert!(payload.is_utf8());
         assert_eq!(payload, Payload::from_stored("{\"to\": \"é\"}"));
         assert_eq!(payload.to_value().unwrap(), serde_json::json!({"to": "é"}));
+    }
+
+    #[test]
+    fn debug_of_large_payload_is_cut() {
+        let text = format!("\"{}\"", "é".repeat(600_000));
+        let payload = Payload::from_json(text.as_str()).unwrap();
+
+        let debug = format!("{payload:?}");
+
+        assert!(debug.len() < DEBUG_LIMIT + 40, "{} bytes", debug.len());
+        assert!(debug.starts_with("\"éé"), "{debug}");
+        assert!(
+            debug.ends_with(&format!("... ({} bytes in all)", text.len())),
+            "{debug}"
+        );
+        assert_eq!(format!("{:?}", Payload::default()), "{}");
     }
 
     #[test]

@@ -343,3 +343,23 @@ async fn job_finishing_during_redis_pause_runs_once() {
     let repeated: Vec<_> = runs.iter().filter(|(_, attempts)| attempts.len() > 1).collect();
     assert!(repeated.is_empty(), "jobs that ran more than once: {repeated:?}");
 }
+
+#[tokio::test]
+async fn enqueue_error_debug_is_short() {
+    let queue = jobs::InMemoryJobQueue::new();
+    let huge = "z".repeat(10_000_000);
+
+    let error = queue
+        .enqueue(NewJob::new("not a valid name", json!({ "huge": huge })))
+        .await
+        .unwrap_err();
+
+    // `main` returning this error prints it with Debug.
+    let debug = format!("{error:?}");
+    assert!(
+        debug.len() < 4096,
+        "the Debug output of the error has {} bytes",
+        debug.len()
+    );
+    assert!(debug.contains("bytes in all"), "{}", &debug[..200]);
+}
