@@ -175,6 +175,26 @@ pub trait JobQueue: Send + Sync + 'static {
         Ok(outcomes)
     }
 
+    /// Acks `leases`, like [`ack_many`](JobQueue::ack_many), then reserves up
+    /// to `max` jobs, like [`reserve_many`](JobQueue::reserve_many), and
+    /// returns both results. A worker calls it when finished jobs free their
+    /// slots, so one round trip settles the old jobs and fetches the next
+    /// ones. The acks are sent first, so the reserved jobs take the places of
+    /// the acked ones rather than adding to them. The default makes the two calls in
+    /// turn; backends override it to send both in one round trip.
+    async fn ack_and_reserve(
+        &self,
+        leases: &[Lease],
+        max: usize,
+    ) -> (Result<Vec<LeaseOutcome>, QueueError>, Result<Vec<Reserved>, QueueError>) {
+        let acked = if leases.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.ack_many(leases).await
+        };
+        (acked, self.reserve_many(max).await)
+    }
+
     /// Records a failed attempt. The job is retried after `failure`'s delay,
     /// or dead-lettered when the failure is permanent or the job has used all
     /// its attempts; either way `last_error` keeps the error. Dead-lettering
@@ -257,6 +277,13 @@ impl<Q: JobQueue + ?Sized> JobQueue for Arc<Q> {
     }
     async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
         (**self).ack_many(leases).await
+    }
+    async fn ack_and_reserve(
+        &self,
+        leases: &[Lease],
+        max: usize,
+    ) -> (Result<Vec<LeaseOutcome>, QueueError>, Result<Vec<Reserved>, QueueError>) {
+        (**self).ack_and_reserve(leases, max).await
     }
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {
         (**self).fail(lease, failure).await

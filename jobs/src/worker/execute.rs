@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, warn};
 
 use super::event::{JobEvent, JobOutcome};
+use super::slot::Slot;
 use crate::context::JobContext;
 use crate::error::display_chain;
 use crate::queue::{FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, Reserved};
@@ -24,6 +25,7 @@ pub(crate) async fn execute<Q: JobQueue + ?Sized>(
     reserved: Reserved,
     shutdown: CancellationToken,
     abort: &CancellationToken,
+    slot: &mut Slot,
 ) -> JobEvent {
     let span = tracing::info_span!(
         "job",
@@ -31,7 +33,7 @@ pub(crate) async fn execute<Q: JobQueue + ?Sized>(
         job.name = %reserved.job.name,
         attempt = reserved.job.attempts
     );
-    attempt(queue, registry, reserved, shutdown, abort)
+    attempt(queue, registry, reserved, shutdown, abort, slot)
         .instrument(span)
         .await
 }
@@ -42,6 +44,7 @@ async fn attempt<Q: JobQueue + ?Sized>(
     reserved: Reserved,
     shutdown: CancellationToken,
     abort: &CancellationToken,
+    slot: &mut Slot,
 ) -> JobEvent {
     let Reserved { job, lease } = reserved;
     let mut event = JobEvent {
@@ -82,7 +85,7 @@ async fn attempt<Q: JobQueue + ?Sized>(
 
     event.outcome = match dispatched {
         None => release(queue, &lease).await,
-        Some(Ok(result)) if result.success => ack(queue, &lease, &result).await,
+        Some(Ok(result)) if result.success => ack(queue, slot, &lease, &result).await,
         Some(Ok(result)) => {
             let error = format!("job `{}` reported failure: {}", event.name, result.message);
             let delay = backoff.delay_after(attempts);
@@ -136,8 +139,8 @@ async fn renew_lease<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease) {
     }
 }
 
-async fn ack<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, result: &JobResult) -> JobOutcome {
-    match queue.ack(lease).await {
+async fn ack<Q: JobQueue + ?Sized>(queue: &Q, slot: &mut Slot, lease: &Lease, result: &JobResult) -> JobOutcome {
+    match slot.ack(queue, lease).await {
         Ok(LeaseOutcome::Done) => {
             debug!(message = %result.message, "job succeeded");
             JobOutcome::Succeeded

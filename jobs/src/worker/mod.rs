@@ -3,6 +3,7 @@
 pub mod event;
 mod execute;
 mod runner;
+mod slot;
 
 pub use event::{JobEvent, JobOutcome};
 pub use runner::{StopReport, Worker, WorkerRunner};
@@ -23,6 +24,14 @@ pub async fn process_one<Q: JobQueue + ?Sized>(queue: &Q, registry: &Registry) -
     };
     let never = CancellationToken::new();
     Ok(Some(
-        execute::execute(queue, registry, reserved, CancellationToken::new(), &never).await,
+        execute::execute(
+            queue,
+            registry,
+            reserved,
+            CancellationToken::new(),
+            &never,
+            &mut slot::Slot::direct(),
+        )
+        .await,
     ))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -14,8 +14,9 @@ use tracing::{debug, info, warn};
 
 use super::event::{JobEvent, JobOutcome};
 use super::execute::execute;
+use super::slot::{self, AckRequest, Slot};
 use crate::error::display_chain;
-use crate::queue::{JobQueue, Reserved};
+use crate::queue::{JobQueue, Lease, Reserved};
 use crate::registry::Registry;
 
 /// How long a stopping worker waits for the releases of its unfinished jobs
@@ -99,6 +100,7 @@ impl<Q: JobQueue> WorkerRunner<Q> {
         let abort = CancellationToken::new();
         let tracker = TaskTracker::new();
         let released = Arc::new(AtomicUsize::new(0));
+        let (ack_sender, acks) = mpsc::unbounded_channel();
         let fetch = FetchLoop {
             queue: self.queue,
             registry: self.registry,
@@ -110,6 +112,8 @@ impl<Q: JobQueue> WorkerRunner<Q> {
             abort: abort.clone(),
             tracker: tracker.clone(),
             released: released.clone(),
+            ack_sender,
+            acks,
         };
         info!(concurrency = self.concurrency, "worker started");
         Worker {
@@ -226,20 +230,26 @@ struct FetchLoop<Q> {
     abort: CancellationToken,
     tracker: TaskTracker,
     released: Arc<AtomicUsize>,
+    /// Where finished jobs hand over their leases to be acked.
+    ack_sender: mpsc::UnboundedSender<AckRequest>,
+    acks: mpsc::UnboundedReceiver<AckRequest>,
 }
 
 impl<Q: JobQueue> FetchLoop<Q> {
-    async fn run(self) {
+    async fn run(mut self) {
         let mut error_backoff = MIN_ERROR_BACKOFF;
         let mut failures: u64 = 0;
         loop {
             let Some(permits) = self.free_slots().await else {
                 return;
             };
-            // The reserve call is not raced against shutdown: dropping it midway
+            let (leases, replies) = self.finished_leases();
+            // The call is not raced against shutdown: dropping it midway
             // could leave a job reserved until its lease expires. `Worker::stop`
-            // aborts it only when the grace period is over.
-            let result = self.queue.reserve_many(permits.len()).await;
+            // aborts it only when the grace period is over; the jobs whose
+            // acks it carried then ack on their own.
+            let (acked, result) = self.queue.ack_and_reserve(&leases, permits.len()).await;
+            slot::answer(replies, acked);
             if result.is_ok() && failures > 0 {
                 info!(failures, "reserving jobs works again");
                 failures = 0;
@@ -248,16 +258,16 @@ impl<Q: JobQueue> FetchLoop<Q> {
             match result {
                 Ok(reserved) if reserved.is_empty() => {
                     drop(permits);
-                    let waited = tokio::select! {
-                        () = self.shutdown.cancelled() => return,
-                        waited = self.queue.wait_for_job(self.poll_interval) => waited,
+                    let queue = self.queue.clone();
+                    let poll_interval = self.poll_interval;
+                    let Some(waited) = self.pause(async move { queue.wait_for_job(poll_interval).await }).await else {
+                        return;
                     };
                     if waited.is_err() {
                         // A failed wait returns at once; pause so the loop
                         // does not poll the queue without a break.
-                        tokio::select! {
-                            () = self.shutdown.cancelled() => return,
-                            () = tokio::time::sleep(self.poll_interval) => {}
+                        if self.pause(tokio::time::sleep(self.poll_interval)).await.is_none() {
+                            return;
                         }
                     }
                 }
@@ -271,12 +281,36 @@ impl<Q: JobQueue> FetchLoop<Q> {
                         retry_in_ms = error_backoff.as_millis() as u64,
                         "failed to reserve jobs"
                     );
-                    tokio::select! {
-                        () = self.shutdown.cancelled() => return,
-                        () = tokio::time::sleep(error_backoff) => {}
+                    if self.pause(tokio::time::sleep(error_backoff)).await.is_none() {
+                        return;
                     }
                     error_backoff = (error_backoff * 2).min(MAX_ERROR_BACKOFF);
                 }
+            }
+        }
+    }
+
+    /// The leases that finished jobs handed over, and their reply channels.
+    fn finished_leases(&mut self) -> (Vec<Lease>, Vec<slot::AckReply>) {
+        let mut leases = Vec::new();
+        let mut replies = Vec::new();
+        while let Ok(request) = self.acks.try_recv() {
+            leases.push(request.lease);
+            replies.push(request.outcome);
+        }
+        (leases, replies)
+    }
+
+    /// Waits for `wait` and returns its output, or `None` once shutdown
+    /// begins. Jobs that finish meanwhile ack on their own, so their acks do
+    /// not wait for the pause to end.
+    async fn pause<T>(&mut self, wait: impl Future<Output = T>) -> Option<T> {
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return None,
+                output = &mut wait => return Some(output),
+                Some(request) = self.acks.recv() => slot::decline([request.outcome]),
             }
         }
     }
@@ -306,16 +340,17 @@ impl<Q: JobQueue> FetchLoop<Q> {
             let abort = self.abort.clone();
             let on_event = self.on_event.clone();
             let released = self.released.clone();
+            let mut slot = Slot::pooled(permit, self.ack_sender.clone());
             debug!(job.id = %job.job.id, job.name = %job.job.name, "job reserved");
             self.tracker.spawn(async move {
-                let event = execute(&*queue, &registry, job, shutdown, &abort).await;
+                let event = execute(&*queue, &registry, job, shutdown, &abort, &mut slot).await;
                 if event.outcome == JobOutcome::Released {
                     released.fetch_add(1, Ordering::Relaxed);
                 }
                 if let Some(hook) = on_event {
                     hook(&event);
                 }
-                drop(permit);
+                drop(slot);
             });
         }
     }

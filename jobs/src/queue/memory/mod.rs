@@ -410,4 +410,31 @@ mod tests {
         assert!(state.delayed.is_empty());
         assert!(state.processing.is_empty());
     }
+
+    #[tokio::test]
+    async fn ack_and_reserve_acks_then_reserves() {
+        let queue = InMemoryJobQueue::new();
+        for n in 0..3 {
+            queue
+                .enqueue(NewJob::new("a", Payload::default()).max_attempts(n + 1))
+                .await
+                .unwrap();
+        }
+        let first = queue.reserve_many(2).await.unwrap();
+        let leases: Vec<Lease> = first.iter().map(|reserved| reserved.lease.clone()).collect();
+
+        let (acked, reserved) = queue.ack_and_reserve(&leases, 2).await;
+
+        assert_eq!(acked.unwrap(), [LeaseOutcome::Done, LeaseOutcome::Done]);
+        let reserved = reserved.unwrap();
+        assert_eq!(reserved.len(), 1, "only the third job was left to reserve");
+        assert_eq!(reserved[0].job.max_attempts, 3);
+        let (again, _) = queue.ack_and_reserve(&leases, 0).await;
+        assert_eq!(
+            again.unwrap(),
+            [LeaseOutcome::Lost, LeaseOutcome::Lost],
+            "an acked lease is gone"
+        );
+        assert_eq!(queue.lock().jobs.len(), 1, "the acked jobs are deleted");
+    }
 }

@@ -105,6 +105,8 @@ mod scripts;
 mod settle;
 mod wake;
 
+pub(crate) use connect::mask_password;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -359,6 +361,21 @@ impl JobQueue for RedisJobQueue {
     async fn ack_many(&self, leases: &[Lease]) -> Result<Vec<LeaseOutcome>, QueueError> {
         let leases: Vec<&Lease> = leases.iter().collect();
         self.ack_leases(&leases).await
+    }
+
+    /// Sends the ack calls and the first reserve call on the shared
+    /// connection without waiting in between, acks first, so both take one
+    /// round trip. Redis runs each script atomically and in the order sent.
+    async fn ack_and_reserve(
+        &self,
+        leases: &[Lease],
+        max: usize,
+    ) -> (Result<Vec<LeaseOutcome>, QueueError>, Result<Vec<Reserved>, QueueError>) {
+        let leases: Vec<&Lease> = leases.iter().collect();
+        if leases.is_empty() {
+            return (Ok(Vec::new()), self.reserve_up_to(max).await);
+        }
+        tokio::join!(self.ack_leases(&leases), self.reserve_up_to(max))
     }
 
     async fn fail(&self, lease: &Lease, failure: Failure) -> Result<FailOutcome, QueueError> {

@@ -1,0 +1,108 @@
+//! A running job's slot, and the hand-off of its ack to the fetch loop.
+//!
+//! A job that succeeds hands its lease to the fetch loop and frees its slot
+//! at once. The loop takes the free slot, and acks the lease and reserves the
+//! slot's next job with one [`JobQueue::ack_and_reserve`] call: one round
+//! trip per batch instead of an ack call followed by a reserve call. The job
+//! still waits for its ack's outcome before it reports its event, so a
+//! stopping worker waits for the ack too. When the loop cannot send the ack
+//! (it is waiting on an idle queue, backing off after errors, its call
+//! failed, or it has stopped) the job acks on its own.
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+
+use tracing::warn;
+
+use crate::error::{QueueError, display_chain};
+use crate::queue::{JobQueue, Lease, LeaseOutcome};
+
+/// A lease handed to the fetch loop, and the channel for its outcome:
+/// `None` means that the job acks on its own.
+pub(super) struct AckRequest {
+    pub(super) lease: Lease,
+    pub(super) outcome: AckReply,
+}
+
+/// The slot a job runs in: its permit and the way to the fetch loop.
+pub(super) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    acks: Option<mpsc::UnboundedSender<AckRequest>>,
+}
+
+impl Slot {
+    /// A slot of a worker's pool, whose acks go through the fetch loop.
+    pub(super) fn pooled(permit: OwnedSemaphorePermit, acks: mpsc::UnboundedSender<AckRequest>) -> Self {
+        Self {
+            permit: Some(permit),
+            acks: Some(acks),
+        }
+    }
+
+    /// A slot outside any pool, which acks directly.
+    pub(super) fn direct() -> Self {
+        Self {
+            permit: None,
+            acks: None,
+        }
+    }
+
+    /// Acks `lease`: through the fetch loop, freeing the slot as soon as the
+    /// loop has the lease, or directly when the loop does not take it.
+    pub(super) async fn ack<Q: JobQueue + ?Sized>(
+        &mut self,
+        queue: &Q,
+        lease: &Lease,
+    ) -> Result<LeaseOutcome, QueueError> {
+        if let Some(acks) = &self.acks {
+            let (outcome, received) = oneshot::channel();
+            let request = AckRequest {
+                lease: lease.clone(),
+                outcome,
+            };
+            if acks.send(request).is_ok() {
+                // The permit is dropped after the send, so the loop that
+                // takes the slot finds the lease waiting.
+                self.permit = None;
+                if let Ok(Some(outcome)) = received.await {
+                    return Ok(outcome);
+                }
+            }
+        }
+        queue.ack(lease).await
+    }
+}
+
+/// The reply channel of an [`AckRequest`].
+pub(super) type AckReply = oneshot::Sender<Option<LeaseOutcome>>;
+
+/// Answers the jobs of one `ack_and_reserve` call, in the order of their
+/// leases: each with its outcome, or, when the acks failed, with `None`, so
+/// each job acks on its own and reports its own error.
+pub(super) fn answer(replies: Vec<AckReply>, acked: Result<Vec<LeaseOutcome>, QueueError>) {
+    match acked {
+        Ok(outcomes) if outcomes.len() == replies.len() => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Some(outcome));
+            }
+        }
+        Ok(outcomes) => {
+            warn!(
+                leases = replies.len(),
+                outcomes = outcomes.len(),
+                "the queue returned a different number of ack outcomes than it was sent leases; acking each job on its own"
+            );
+            decline(replies);
+        }
+        Err(error) => {
+            warn!(error = %display_chain(&error), "failed to ack finished jobs; acking each job on its own");
+            decline(replies);
+        }
+    }
+}
+
+/// Asks each job to ack on its own.
+pub(super) fn decline(replies: impl IntoIterator<Item = AckReply>) {
+    for reply in replies {
+        let _ = reply.send(None);
+    }
+}
