@@ -152,14 +152,21 @@ impl RedisServer {
         assert!(status.success(), "`kill {signal}` on redis-server failed: {status}");
     }
 
-    /// Reads `used_memory` from `INFO memory`: the bytes Redis's allocator
-    /// has handed out, which excludes the Lua interpreter.
-    pub fn used_memory(&self) -> u64 {
+    /// Reads the memory that Redis holds for data and itself: `used_memory`
+    /// from `INFO memory` (the bytes its allocator handed out, which excludes
+    /// the Lua interpreter) less `mem_clients_normal`, the input and output
+    /// buffers of client connections. Client buffers grow and shrink with
+    /// traffic, so leaving them out keeps a before-and-after comparison to
+    /// what the data costs.
+    pub fn used_memory_without_clients(&self) -> u64 {
         let info = self.command("INFO memory");
-        info.lines()
-            .find_map(|line| line.strip_prefix("used_memory:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no used_memory in INFO memory: {info}"))
+        let field = |name: &str| -> u64 {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in INFO memory: {info}"))
+        };
+        field("used_memory").saturating_sub(field("mem_clients_normal"))
     }
 
     /// Sends one inline command and returns the raw reply, for fixture checks
