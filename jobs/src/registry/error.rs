@@ -5,7 +5,10 @@ use std::time::Duration;
 use crate::registry::registration::Origin;
 
 /// A registry that cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`, so a `main` that returns this
+/// error with `?` shows what to fix.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
     /// Two handlers claim one job name.
@@ -49,6 +52,12 @@ pub enum RegistryError {
         /// The state type.
         type_name: &'static str,
     },
+}
+
+impl std::fmt::Debug for RegistryError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, formatter)
+    }
 }
 
 /// Why dispatching a job did not produce a [`JobResult`](crate::JobResult).
@@ -128,5 +137,17 @@ pub(crate) fn duplicate(name: &str, first: &Origin, second: &Origin) -> Registry
         name: name.to_owned(),
         first: first.to_string(),
         second: second.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_error_debug_shows_message() {
+        let error = RegistryError::DuplicateState { type_name: "Pool" };
+
+        assert_eq!(format!("{error:?}"), error.to_string());
     }
 }
