@@ -16,6 +16,7 @@ mod ceiling;
 mod figure;
 mod latency;
 mod memory;
+mod memory_queue;
 mod rss;
 mod server;
 mod throughput;
@@ -42,7 +43,7 @@ async fn bench_noop(noop: Noop) {
 }
 
 /// Every figure the benchmark can measure, in the order it measures them.
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "ceiling",
     "enqueue",
     "enqueue_batch",
@@ -50,6 +51,7 @@ const FIGURES: [&str; 7] = [
     "latency",
     "rss",
     "memory",
+    "memory_queue",
 ];
 
 /// Measures jobs/s and latency on Redis.
@@ -72,7 +74,7 @@ struct Args {
     #[arg(long, default_value_t = 2_000)]
     latency_jobs: u64,
     /// The figures to measure, comma-separated: ceiling, enqueue, enqueue_batch,
-    /// process, latency, rss, memory. All of them when omitted.
+    /// process, latency, rss, memory, memory_queue. All of them when omitted.
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(FIGURES))]
     figures: Vec<String>,
     /// Prints one JSON object per line per figure instead of a table.
@@ -82,7 +84,7 @@ struct Args {
     /// child process that drains that many jobs.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
     rss_jobs: Vec<u64>,
-    /// Jobs for the in-memory figure; defaults to `--jobs` times 10.
+    /// Jobs for the in-memory figures; defaults to `--jobs` times 10.
     #[arg(long)]
     memory_jobs: Option<u64>,
     /// Runs as the child process of the memory figure: processes this many jobs and prints peak RSS.
@@ -144,8 +146,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             report(rss::measure(&url, jobs)?);
         }
     }
+    let memory_jobs = args.memory_jobs.unwrap_or(args.jobs * 10);
     if measured("memory") {
-        report(memory::measure(args.memory_jobs.unwrap_or(args.jobs * 10)).map_err(|error| error.to_string())?);
+        report(memory::measure(memory_jobs).map_err(|error| error.to_string())?);
+    }
+    if measured("memory_queue") {
+        report(memory_queue::measure(memory_jobs).map_err(|error| error.to_string())?);
     }
 
     if !args.json {
