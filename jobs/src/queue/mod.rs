@@ -121,8 +121,11 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Stores several jobs. The default enqueues them one by one; backends
     /// override it to batch the round trips. On error, including a duplicate
-    /// unique key, the jobs before the failing one are queued and the rest
-    /// are not.
+    /// unique key, the jobs before the failing one are queued and the error
+    /// hands back the failing job. Jobs after it are not queued by the default
+    /// or the in-memory queue, but the Redis queue sends several batches in
+    /// one pipeline, so jobs of a later batch may have been stored. After such
+    /// an error, retrying is safe only for jobs with unique keys.
     async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, EnqueueError> {
         let mut queued = Vec::with_capacity(jobs.len());
         for job in jobs {
