@@ -131,6 +131,17 @@ pub enum ConfigError {
         /// The connection error.
         reason: String,
     },
+    /// The Redis server has no database with the number the URL selects.
+    #[error(
+        "the Redis server at {url:?} rejected database {database}; use a database number below the server's \
+         `databases` setting (16 by default) in REDIS_URL"
+    )]
+    RedisDatabaseInvalid {
+        /// The URL, with any password masked.
+        url: String,
+        /// The database number from the URL.
+        database: i64,
+    },
     /// The Redis server rejected the user name or password, or requires a
     /// password that the URL does not give.
     #[error(

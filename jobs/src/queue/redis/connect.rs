@@ -24,7 +24,7 @@ const SCHEMES: [&str; 4] = ["redis", "rediss", "unix", "redis+unix"];
 /// `user:password@` or `:password@`, and the `pass` query parameter of
 /// `unix://` URLs. Works on malformed URLs too, so error messages can show
 /// any URL the user gave.
-pub(super) fn mask_password(url: &str) -> String {
+pub(crate) fn mask_password(url: &str) -> String {
     let authority_start = url.find("://").map_or(0, |index| index + 3);
     let mut masked = match url[authority_start..].rfind('@') {
         Some(at) => {
@@ -181,12 +181,32 @@ impl ContactError {
             // own message lists byte values and spans several lines, so it is
             // left out.
             ErrorKind::Parse => ConfigError::NotRedis { url },
+            _ if is_select_rejected(&error) => match database_number(masked) {
+                Some(database) => ConfigError::RedisDatabaseInvalid { url, database },
+                None => ConfigError::RedisUnreachable {
+                    url,
+                    reason: error.to_string(),
+                },
+            },
             _ => ConfigError::RedisUnreachable {
                 url,
                 reason: error.to_string(),
             },
         }
     }
+}
+
+/// Returns whether the server rejected the SELECT that the client sends for a
+/// URL with a database number. The redis crate (1.8) gives this failure no
+/// error kind of its own, only this description.
+fn is_select_rejected(error: &RedisError) -> bool {
+    error.to_string().starts_with("Redis server refused to switch database")
+}
+
+/// Reads the database number from a URL, such as 99 from `redis://host/99`.
+fn database_number(url: &str) -> Option<i64> {
+    use redis::IntoConnectionInfo;
+    url.into_connection_info().ok().map(|info| info.redis_settings().db())
 }
 
 /// Runs `future` for at most `timeout`.
