@@ -1,7 +1,8 @@
 //! The command line of a worker binary: `jobs`, `enqueue`, `stats` and `dlq`,
 //! run as a real process against a throwaway Redis.
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use jobs::{Failure, JobQueue, NewJob};
@@ -25,6 +26,35 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Starts `crash_worker run` with `envs` added, reads its log until the
+/// "starting worker" line or the end of standard error, kills it, and returns
+/// the log read so far.
+fn run_until_started(envs: &[(&str, &str)]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+        .args(["run"])
+        .env_remove("REDIS_URL")
+        .env_remove("JOBS_REDIS_PREFIX")
+        .env_remove("JOBS_SCHEDULE_JSON")
+        .envs(envs.iter().copied())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start crash_worker run");
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.expect("read the worker's log");
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("starting worker") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
 }
 
 #[test]
@@ -136,6 +166,11 @@ fn unreachable_redis_masks_password() {
 
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
+    assert_eq!(
+        message.lines().next(),
+        Some("using the Redis queue at \"redis://worker:***@127.0.0.1:1/0\" with key prefix \"jobs\""),
+        "{message}"
+    );
     assert!(message.contains("cannot reach Redis at"), "{message}");
     assert!(message.contains("worker:***@127.0.0.1:1"), "{message}");
     assert!(!message.contains("hunter2"), "the password leaked: {message}");
@@ -162,7 +197,9 @@ async fn dlq_commands_list_show_requeue_purge() {
     let missing = cli(&server.url(), &["dlq", "show", "99"]);
     let requeue = cli(&server.url(), &["dlq", "requeue", "2"]);
     let stats = cli(&server.url(), &["stats"]);
-    let purge = cli(&server.url(), &["dlq", "purge"]);
+    let unconfirmed_purge = cli(&server.url(), &["dlq", "purge"]);
+    let dead_after_unconfirmed = queue.stats().await.unwrap().dead;
+    let purge = cli(&server.url(), &["dlq", "purge", "--yes"]);
 
     let listing = stdout(&list);
     assert_eq!(listing.lines().count(), 2, "{listing}");
@@ -181,6 +218,24 @@ async fn dlq_commands_list_show_requeue_purge() {
     );
     assert!(requeue.status.success(), "{}", stderr(&requeue));
     assert_eq!(stdout(&stats).trim(), "ready=1 delayed=0 processing=0 dead=1");
+    assert_eq!(
+        unconfirmed_purge.status.code(),
+        Some(1),
+        "{}",
+        stderr(&unconfirmed_purge)
+    );
+    assert!(
+        stderr(&unconfirmed_purge).contains("would delete 1 dead jobs, so it deleted nothing"),
+        "{}",
+        stderr(&unconfirmed_purge)
+    );
+    assert!(
+        stderr(&unconfirmed_purge).contains("`dlq purge --yes`"),
+        "{}",
+        stderr(&unconfirmed_purge)
+    );
+    assert_eq!(dead_after_unconfirmed, 1, "purge without --yes deleted jobs");
+    assert!(purge.status.success(), "{}", stderr(&purge));
     assert_eq!(stdout(&purge).trim(), "purged 1 jobs");
     assert_eq!(queue.stats().await.unwrap().dead, 0);
 }
@@ -200,7 +255,7 @@ fn one_shot_commands_reject_memory_driver() {
 
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert!(
-            stderr(&output).contains("JOBS_DRIVER is `memory`"),
+            stderr(&output).contains("JOBS_DRIVER is unset and defaults to `memory`"),
             "{args:?}: {}",
             stderr(&output)
         );
@@ -249,4 +304,145 @@ async fn run_without_handlers_refuses_to_start() {
         std::process::ExitCode::FAILURE,
         "a worker with no handlers would fail every job"
     );
+}
+
+#[tokio::test]
+async fn jobs_without_handlers_fails() {
+    let cli = jobs::cli::Cli::new().registry(jobs::Registry::new());
+
+    let code = cli.run_from(["worker", "jobs"]).await;
+
+    assert_eq!(
+        code,
+        std::process::ExitCode::FAILURE,
+        "an empty listing would hide that no handlers are linked"
+    );
+}
+
+#[test]
+fn run_logs_queue_url_and_prefix() {
+    let server = RedisServer::start();
+
+    let log = run_until_started(&[
+        ("JOBS_DRIVER", "redis"),
+        ("REDIS_URL", &server.url()),
+        ("JOBS_REDIS_PREFIX", "myapp"),
+    ]);
+
+    let start = log
+        .lines()
+        .find(|line| line.contains("starting worker"))
+        .unwrap_or_else(|| panic!("no start line in the log:\n{log}"));
+    assert!(start.contains("driver=Redis"), "{start}");
+    assert!(start.contains(&format!("redis_url={}", server.url())), "{start}");
+    assert!(start.contains("redis_prefix=myapp"), "{start}");
+}
+
+#[test]
+fn one_shot_commands_name_queue_first() {
+    let server = RedisServer::start();
+    let expected = format!("using the Redis queue at \"{}\" with key prefix \"jobs\"", server.url());
+
+    for args in [&["stats"][..], &["dlq", "list"]] {
+        let output = cli(&server.url(), args);
+
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            stderr(&output).lines().next(),
+            Some(expected.as_str()),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let stats = cli(&server.url(), &["stats"]);
+    assert_eq!(
+        stdout(&stats),
+        "ready=0 delayed=0 processing=0 dead=0\n",
+        "standard output carries only the counts"
+    );
+}
+
+#[test]
+fn empty_dlq_list_says_so() {
+    let server = RedisServer::start();
+
+    let output = cli(&server.url(), &["dlq", "list"]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "", "the note goes to standard error");
+    assert!(
+        stderr(&output).contains("the dead-letter queue is empty"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn empty_dlq_purge_without_yes_succeeds() {
+    let server = RedisServer::start();
+
+    let output = cli(&server.url(), &["dlq", "purge"]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nothing to purge"), "{}", stderr(&output));
+}
+
+#[test]
+fn requeue_needs_id_or_all() {
+    let help = cli("redis://127.0.0.1:1/0", &["dlq", "requeue", "--help"]);
+    let both = cli("redis://127.0.0.1:1/0", &["dlq", "requeue", "7", "--all"]);
+    let neither = cli("redis://127.0.0.1:1/0", &["dlq", "requeue"]);
+
+    assert!(help.status.success(), "{}", stderr(&help));
+    assert!(stdout(&help).contains("requeue <ID|--all>"), "{}", stdout(&help));
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        stderr(&both).contains("cannot be used with '--all'"),
+        "{}",
+        stderr(&both)
+    );
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(stderr(&neither).contains("<ID|--all>"), "{}", stderr(&neither));
+}
+
+#[test]
+fn explicit_memory_driver_not_called_default() {
+    let output = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
+        .args(["stats"])
+        .env("JOBS_DRIVER", "memory")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("JOBS_DRIVER is `memory`, so"), "{message}");
+    assert!(!message.contains("default"), "{message}");
+}
+
+#[test]
+fn unhandled_schedule_names_registered_jobs() {
+    let schedule = r#"[{"name": "tick", "interval_seconds": 60, "job_name": "recrod", "payload": {}}]"#;
+
+    let log = run_until_started(&[("JOBS_DRIVER", "memory"), ("JOBS_SCHEDULE_JSON", schedule)]);
+
+    let warning = log
+        .lines()
+        .find(|line| line.contains("scheduled job has no handler"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+    assert!(warning.contains("job.name=recrod"), "{warning}");
+    assert!(warning.contains(r#"registered=["record"]"#), "{warning}");
+}
+
+#[test]
+fn missing_database_named() {
+    let server = RedisServer::start();
+    let url = format!("redis://127.0.0.1:{}/99", server.port());
+
+    let output = cli(&url, &["stats"]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("rejected database 99"), "{message}");
+    assert!(message.contains("`databases` setting"), "{message}");
+    assert!(!message.contains("cannot reach Redis"), "{message}");
 }

@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// Runs and feeds the background-job workers of this program.
 ///
 /// The queue comes from the environment: JOBS_DRIVER (`memory` or `redis`),
-/// REDIS_URL and JOBS_REDIS_PREFIX.
+/// REDIS_URL and JOBS_REDIS_PREFIX. `run` logs the driver, Redis URL and key
+/// prefix at start. `enqueue`, `stats` and `dlq` print the queue they use as
+/// the first line of standard error, where notes such as an empty
+/// dead-letter queue also go, so standard output carries only results.
 #[derive(Debug, Parser)]
 pub(crate) struct CommandLine {
     #[command(subcommand)]
@@ -72,17 +75,24 @@ pub(crate) enum DlqCommand {
         /// The job id.
         id: String,
     },
-    /// Moves dead jobs back to the queue with their attempts reset.
+    /// Moves dead jobs back to the queue with their attempts reset: one by
+    /// its id, or all of them with `--all`.
+    #[command(group(ArgGroup::new("target").required(true).args(["id", "all"])))]
     Requeue {
         /// The job id, as `dlq list` shows it.
-        #[arg(required_unless_present = "all", conflicts_with = "all", value_name = "ID")]
+        #[arg(value_name = "ID")]
         id: Option<String>,
         /// Requeues every dead job instead of one.
         #[arg(long)]
         all: bool,
     },
-    /// Deletes every dead job.
-    Purge,
+    /// Deletes every dead job. Without `--yes` it only prints how many it
+    /// would delete, and exits with status 1 when there are any.
+    Purge {
+        /// Deletes the dead jobs; without this flag the command only counts them.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Parses a human duration such as `500ms`, `30s` or `1h 30m`.

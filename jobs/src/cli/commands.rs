@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use super::args::{EnqueueArgs, RunArgs};
 use super::signal::{exit_on_second_signal, stop_signal};
+use super::target::{masked_redis_url, memory_driver_source};
 use crate::backoff::BackoffStrategy;
 use crate::config::{Driver, JobsConfig, REDIS_URL_ENV};
 use crate::error::display_chain;
@@ -20,16 +21,20 @@ use crate::worker::WorkerRunner;
 
 pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) -> Result<(), String> {
     if registry.handlers().is_empty() {
-        return Err(NO_HANDLERS.to_owned());
+        return Err(format!(
+            "{NO_HANDLERS}, so the worker would fail every job; {LINK_HANDLERS}"
+        ));
     }
     if config.driver == Driver::Memory && std::env::var_os(REDIS_URL_ENV).is_some() {
-        warn!("REDIS_URL is set but JOBS_DRIVER is `memory`: this worker runs an in-memory queue of its own");
+        warn!(
+            "REDIS_URL is set but {}: this worker runs an in-memory queue of its own",
+            memory_driver_source()
+        );
     }
     let queue = config.connect().await.map_err(|error| error.to_string())?;
     let scheduler = schedule_from_env(queue.clone(), &registry)?;
     let scheduled = scheduler.task_names().len();
-    let names: Vec<&str> = registry.handlers().iter().map(|handler| handler.name).collect();
-    info!(driver = ?config.driver, jobs = ?names, scheduled, "starting worker");
+    log_start(config, &registry, scheduled);
 
     let stop_scheduler = CancellationToken::new();
     let scheduler_task = (scheduled > 0).then(|| tokio::spawn(scheduler.run(stop_scheduler.clone())));
@@ -53,11 +58,33 @@ pub(super) async fn run(config: &JobsConfig, registry: Registry, args: RunArgs) 
     Ok(())
 }
 
-/// Why a worker with no handlers refuses to start: it would take jobs and fail
-/// every one of them.
-const NO_HANDLERS: &str = "no job handlers are registered in this binary, so the worker would fail every job; \
-    if the #[job] handlers live in a library crate, name something from it in the binary (for example \
-    `use my_jobs as _;`), because the linker drops library code the binary never uses";
+/// Logs the start with the queue's driver, masked Redis URL and key prefix,
+/// so a worker that reads a default because of a misspelled variable shows it.
+fn log_start(config: &JobsConfig, registry: &Registry, scheduled: usize) {
+    let names = registered_names(registry);
+    match config.driver {
+        Driver::Memory => info!(driver = ?config.driver, jobs = ?names, scheduled, "starting worker"),
+        Driver::Redis => info!(
+            driver = ?config.driver,
+            redis_url = %masked_redis_url(config),
+            redis_prefix = %config.redis_prefix,
+            jobs = ?names,
+            scheduled,
+            "starting worker"
+        ),
+    }
+}
+
+fn registered_names(registry: &Registry) -> Vec<&str> {
+    registry.handlers().iter().map(|handler| handler.name).collect()
+}
+
+/// The error of `run` and `jobs` in a binary without handlers.
+const NO_HANDLERS: &str = "no job handlers are registered in this binary";
+
+/// The advice for linking `#[job]` handlers from a library crate into the binary.
+const LINK_HANDLERS: &str = "if the #[job] handlers live in a library crate, name something from it in the binary \
+    (for example `use my_jobs as _;`), because the linker drops library code the binary never uses";
 
 /// Builds the scheduler from `JOBS_SCHEDULE_JSON`. Entries for jobs this
 /// binary handles take the handler's options and must have a payload that
@@ -79,7 +106,9 @@ fn schedule_from_env(queue: DynQueue, registry: &Registry) -> Result<Scheduler, 
             None => warn!(
                 task = %entry.name,
                 job.name = %entry.job_name,
-                "scheduled job has no handler in this binary; another worker must handle it"
+                registered = ?registered_names(registry),
+                "scheduled job has no handler in this binary; another worker must handle it, \
+                 unless job.name is misspelled (compare it with the registered jobs)"
             ),
         }
         scheduler.add_job(&entry.name, entry.every(), job);
@@ -87,7 +116,10 @@ fn schedule_from_env(queue: DynQueue, registry: &Registry) -> Result<Scheduler, 
     Ok(scheduler)
 }
 
-pub(super) fn list_jobs(registry: &Registry) {
+pub(super) fn list_jobs(registry: &Registry) -> Result<(), String> {
+    if registry.handlers().is_empty() {
+        return Err(format!("{NO_HANDLERS}; {LINK_HANDLERS}"));
+    }
     for handler in registry.handlers() {
         println!(
             "{} {} payload={}",
@@ -96,6 +128,7 @@ pub(super) fn list_jobs(registry: &Registry) {
             handler.payload_type
         );
     }
+    Ok(())
 }
 
 /// Formats options as `key=value` pairs.
@@ -122,7 +155,7 @@ fn describe(options: &JobOptions) -> String {
 
 pub(super) async fn enqueue(config: &JobsConfig, registry: &Registry, args: EnqueueArgs) -> Result<(), String> {
     let Some(options) = registry.options(&args.name) else {
-        let known: Vec<&str> = registry.handlers().iter().map(|handler| handler.name).collect();
+        let known = registered_names(registry);
         return Err(format!(
             "no job named `{}` is registered; registered jobs: {}",
             args.name,

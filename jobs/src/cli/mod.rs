@@ -16,6 +16,7 @@ mod args;
 mod commands;
 mod dlq;
 mod signal;
+mod target;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -93,10 +94,7 @@ impl Cli {
                 init_logging();
                 commands::run(&config()?, registry()?, args).await
             }
-            Command::Jobs => {
-                commands::list_jobs(&registry()?);
-                Ok(())
-            }
+            Command::Jobs => commands::list_jobs(&registry()?),
             Command::Enqueue(args) => commands::enqueue(&shared_config()?, &registry()?, args).await,
             Command::Stats => commands::stats(&shared_config()?).await,
             Command::Dlq(command) => dlq::execute(&shared_config()?, command).await,
@@ -110,15 +108,18 @@ fn config() -> Result<JobsConfig, String> {
 
 /// The configuration of a one-shot command, which must reach a queue that
 /// outlives the process: the in-memory queue would vanish when it exits.
+/// Prints the queue it names to standard error, which keeps standard output
+/// machine-readable.
 fn shared_config() -> Result<JobsConfig, String> {
     let config = config()?;
     if config.driver == Driver::Memory {
-        return Err(
-            "JOBS_DRIVER is `memory` (the default), so the queue lives only in this process and is gone when \
-             the command exits; set JOBS_DRIVER=redis and REDIS_URL to reach the workers' queue"
-                .to_owned(),
-        );
+        return Err(format!(
+            "{}, so the queue lives only in this process and is gone when the command exits; set \
+             JOBS_DRIVER=redis and REDIS_URL to reach the workers' queue",
+            target::memory_driver_source()
+        ));
     }
+    eprintln!("using {}", target::describe_queue(&config));
     Ok(config)
 }
 
