@@ -106,7 +106,10 @@ fn not_unicode(variable: &'static str, value: &OsStr) -> NotUnicodeError {
 }
 
 /// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`, so a `main` that returns this
+/// error with `?` shows what to fix.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// `JOBS_DRIVER` names no known backend.
@@ -200,6 +203,12 @@ pub enum ConfigError {
     /// The `redis` driver was selected in a build without the `redis` feature.
     #[error("JOBS_DRIVER=redis needs the `redis` feature of the `jobs` crate; enable it in Cargo.toml")]
     RedisFeatureDisabled,
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, formatter)
+    }
 }
 
 /// The settings `easy_jobs` reads from the environment.
@@ -353,6 +362,14 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value.to_string())
         })
+    }
+
+    #[test]
+    fn config_error_debug_shows_message() {
+        let error = config(&[(DRIVER_ENV, "postgres")]).unwrap_err();
+
+        assert_eq!(format!("{error:?}"), error.to_string());
+        assert!(format!("{error:?}").contains("postgres"), "{error:?}");
     }
 
     #[test]
