@@ -142,8 +142,8 @@ fn redis_command_may_have_run(error: &redis::RedisError) -> bool {
         // The server replied, so it ran the command, but the reply was not
         // the expected one.
         ErrorKind::Parse | ErrorKind::UnexpectedReturnType => true,
-        ErrorKind::Server(kind) => match kind {
-            // Redis rejects these before it runs the command.
+        // Redis rejects these before it runs the command.
+        ErrorKind::Server(
             ServerErrorKind::ExecAbort
             | ServerErrorKind::BusyLoading
             | ServerErrorKind::NoScript
@@ -156,12 +156,11 @@ fn redis_command_may_have_run(error: &redis::RedisError) -> bool {
             | ServerErrorKind::ReadOnly
             | ServerErrorKind::NotBusy
             | ServerErrorKind::NoSub
-            | ServerErrorKind::NoPerm => false,
-            // `ERR` (`ResponseError`) includes errors raised part way
-            // through a script. Kinds that later redis versions add count as
-            // run too.
-            _ => true,
-        },
+            | ServerErrorKind::NoPerm,
+        ) => false,
+        // `ERR` (`ResponseError`) includes errors raised part way through a
+        // script. Kinds that later redis versions add count as run too.
+        ErrorKind::Server(_) => true,
         // Codes the redis crate does not know, such as WRONGTYPE from inside
         // a script, which may already have written some keys. OOM is the
         // exception. Redis over maxmemory rejects a command before it runs,
