@@ -204,8 +204,6 @@ async fn dead_job_with_non_utf8_id_is_listed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the lease is renewed inside the handler's task, so a handler that blocks its thread stops the \
-            renewal: its lease expires and a second worker runs the job while the first still runs it"]
 async fn handler_blocking_its_thread_keeps_its_lease() {
     let server = RedisServer::start();
     let options = RedisQueueOptions::default().visibility_timeout(Duration::from_secs(1));
@@ -301,8 +299,6 @@ async fn cli_names_non_finite_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "an ack that times out while Redis is paused is not sent again, although the lease is still valid \
-            when Redis is back: the job stays reserved until its lease expires and then runs a second time"]
 async fn job_finishing_during_redis_pause_runs_once() {
     let mut server = RedisServer::start();
     let options = RedisQueueOptions::default()

@@ -1,14 +1,19 @@
-//! One attempt: run the handler while renewing the lease, then ack or fail.
+//! One attempt: run the handler while renewing the lease, then ack or fail,
+//! sending the settle again after transient errors while the lease holds.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, warn};
 
 use super::event::{JobEvent, JobOutcome};
+use super::renew::{LeaseDeadline, Renewal, Renewing};
+use super::settle::{self, Settled};
 use super::slot::Slot;
 use crate::context::JobContext;
-use crate::error::display_chain;
+use crate::error::{QueueError, display_chain};
 use crate::queue::{FailOutcome, Failure, JobQueue, Lease, LeaseOutcome, Reserved};
 use crate::registry::Registry;
 use crate::registry::error::DispatchError;
@@ -18,9 +23,11 @@ use crate::registry::result::JobResult;
 ///
 /// `shutdown` is handed to the handler as its cancellation signal; when
 /// `abort` fires before the handler finishes, the handler is dropped and the
-/// job released without counting the attempt.
+/// job released without counting the attempt. `renewal` selects where the
+/// lease is renewed while the handler runs, and `slot` how a success is acked.
 pub(crate) async fn execute<Q: JobQueue + ?Sized>(
     queue: &Q,
+    renewal: Renewal<Q>,
     registry: &Registry,
     reserved: Reserved,
     shutdown: CancellationToken,
@@ -33,13 +40,34 @@ pub(crate) async fn execute<Q: JobQueue + ?Sized>(
         job.name = %reserved.job.name,
         attempt = reserved.job.attempts
     );
-    attempt(queue, registry, reserved, shutdown, abort, slot)
+    attempt(queue, renewal, registry, reserved, shutdown, abort, slot)
         .instrument(span)
         .await
 }
 
+/// A held lease and what settling it needs.
+struct Held<'a, Q: ?Sized> {
+    queue: &'a Q,
+    lease: Lease,
+    deadline: LeaseDeadline,
+    abort: &'a CancellationToken,
+}
+
+impl<Q: JobQueue + ?Sized> Held<'_, Q> {
+    /// Sends a settle with [`settle::with_retries`].
+    async fn settle<T, F, Fut>(&self, operation: &str, send: F) -> Settled<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, QueueError>>,
+    {
+        let length = self.lease.visibility_timeout();
+        settle::with_retries(operation, length, &self.deadline, self.abort, send).await
+    }
+}
+
 async fn attempt<Q: JobQueue + ?Sized>(
     queue: &Q,
+    renewal: Renewal<Q>,
     registry: &Registry,
     reserved: Reserved,
     shutdown: CancellationToken,
@@ -58,6 +86,12 @@ async fn attempt<Q: JobQueue + ?Sized>(
     let backoff = job.backoff;
     let attempts = job.attempts;
     let started = Instant::now();
+    let held = Held {
+        queue,
+        deadline: LeaseDeadline::new(started + lease.visibility_timeout()),
+        lease,
+        abort,
+    };
 
     // Another producer may store a hash without a `name` field. No handler
     // can ever match it, so retrying would only delay the dead-lettering.
@@ -66,39 +100,32 @@ async fn attempt<Q: JobQueue + ?Sized>(
             "job {} is stored with no name (its `name` field is missing or empty), so no handler can run it",
             job.id
         );
-        event.outcome = fail(queue, &lease, Failure::Permanent { error }).await;
+        event.outcome = fail(&held, Failure::Permanent { error }).await;
         return event;
     }
 
     let dispatched = {
         let context = JobContext::new(job, shutdown);
         let run = registry.dispatch_with(context);
-        let renew = renew_lease(queue, &lease);
+        let renewing = Renewing::start(renewal, &held.lease, &held.deadline).await;
         tokio::select! {
             biased;
             () = abort.cancelled() => None,
             result = run => Some(result),
-            () = renew => unreachable!("lease renewal never completes"),
+            () = renewing.run_inline(queue) => unreachable!("lease renewal never completes"),
         }
     };
     event.elapsed = started.elapsed();
 
     event.outcome = match dispatched {
-        None => release(queue, &lease).await,
-        Some(Ok(result)) if result.success => ack(queue, slot, &lease, &result).await,
+        None => release(&held).await,
+        Some(Ok(result)) if result.success => ack(&held, slot, &result).await,
         Some(Ok(result)) => {
             let error = format!("job `{}` reported failure: {}", event.name, result.message);
             let delay = backoff.delay_after(attempts);
-            fail(queue, &lease, Failure::Retry { error, delay }).await
+            fail(&held, Failure::Retry { error, delay }).await
         }
-        Some(Err(dispatch_error)) => {
-            fail(
-                queue,
-                &lease,
-                failure_of(&dispatch_error, backoff.delay_after(attempts)),
-            )
-            .await
-        }
+        Some(Err(dispatch_error)) => fail(&held, failure_of(&dispatch_error, backoff.delay_after(attempts))).await,
     };
     event
 }
@@ -112,38 +139,23 @@ fn failure_of(error: &DispatchError, delay: Duration) -> Failure {
     }
 }
 
-/// Extends the lease every third of its length while the handler runs. Never
-/// returns: after a lost lease or a failed renewal it keeps waiting, so the
-/// handler still runs to its end.
-async fn renew_lease<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease) {
-    let period = lease.visibility_timeout() / 3;
-    let mut held = true;
-    loop {
-        tokio::time::sleep(period).await;
-        if !held {
-            continue;
-        }
-        match queue.extend_lease(lease).await {
-            Ok(LeaseOutcome::Done) => debug!(job.id = lease.job_id(), "lease extended"),
-            Ok(LeaseOutcome::Lost) => {
-                warn!(
-                    job.id = lease.job_id(),
-                    "lease lost while the handler runs; another worker may run this job"
-                );
-                held = false;
-            }
-            Err(error) => {
-                warn!(job.id = lease.job_id(), error = %display_chain(&error), "failed to extend lease; retrying")
-            }
-        }
-    }
-}
-
-async fn ack<Q: JobQueue + ?Sized>(queue: &Q, slot: &mut Slot, lease: &Lease, result: &JobResult) -> JobOutcome {
-    match slot.ack(queue, lease).await {
+/// Acks through `slot`, which may combine the ack with the fetch loop's next
+/// reserve, and sends the ack again directly after a transient error.
+async fn ack<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, slot: &mut Slot, result: &JobResult) -> JobOutcome {
+    let settled = match slot.ack(held.queue, &held.lease).await {
+        Err(error) if error.is_transient() => held.settle("ack", || held.queue.ack(&held.lease)).await,
+        result => Settled { result, retried: false },
+    };
+    match settled.result {
         Ok(LeaseOutcome::Done) => {
             debug!(message = %result.message, "job succeeded");
             JobOutcome::Succeeded
+        }
+        Ok(LeaseOutcome::Lost) if settled.retried => {
+            debug!(
+                "job succeeded; the queue no longer holds the lease after the ack was sent again, so an earlier send took effect or the lease expired"
+            );
+            JobOutcome::LeaseLost
         }
         Ok(LeaseOutcome::Lost) => {
             warn!("job succeeded but its lease had expired; the ack was ignored");
@@ -153,9 +165,12 @@ async fn ack<Q: JobQueue + ?Sized>(queue: &Q, slot: &mut Slot, lease: &Lease, re
     }
 }
 
-async fn fail<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, failure: Failure) -> JobOutcome {
+async fn fail<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, failure: Failure) -> JobOutcome {
     let error_text = failure.error().to_owned();
-    match queue.fail(lease, failure).await {
+    let settled = held
+        .settle("fail", || held.queue.fail(&held.lease, failure.clone()))
+        .await;
+    match settled.result {
         Ok(FailOutcome::Retrying { at }) => {
             info!(error = %error_text, retry_at = %at, "job failed; retrying");
             JobOutcome::Retrying { error: error_text, at }
@@ -163,6 +178,10 @@ async fn fail<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, failure: Failure) 
         Ok(FailOutcome::DeadLettered) => {
             error!(error = %error_text, "job failed; moved to the dead-letter queue");
             JobOutcome::DeadLettered { error: error_text }
+        }
+        Ok(FailOutcome::LeaseLost) if settled.retried => {
+            debug!(error = %error_text, "job failed; the queue no longer holds the lease after the failure was sent again, so an earlier send took effect or the lease expired");
+            JobOutcome::LeaseLost
         }
         Ok(FailOutcome::LeaseLost) => {
             warn!(error = %error_text, "job failed but its lease had expired; the failure was ignored");
@@ -172,11 +191,18 @@ async fn fail<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, failure: Failure) 
     }
 }
 
-async fn release<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease) -> JobOutcome {
-    match queue.release(lease).await {
+async fn release<Q: JobQueue + ?Sized>(held: &Held<'_, Q>) -> JobOutcome {
+    let settled = held.settle("release", || held.queue.release(&held.lease)).await;
+    match settled.result {
         Ok(LeaseOutcome::Done) => {
             info!("worker stopping; job released without counting the attempt");
             JobOutcome::Released
+        }
+        Ok(LeaseOutcome::Lost) if settled.retried => {
+            debug!(
+                "worker stopping; the queue no longer holds the lease after the release was sent again, so an earlier send took effect or the lease expired"
+            );
+            JobOutcome::LeaseLost
         }
         Ok(LeaseOutcome::Lost) => {
             warn!("worker stopping; job's lease had already expired");
@@ -186,7 +212,7 @@ async fn release<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease) -> JobOutcome {
     }
 }
 
-fn unsettled(operation: &str, error: crate::error::QueueError) -> JobOutcome {
+fn unsettled(operation: &str, error: QueueError) -> JobOutcome {
     let text = display_chain(&error);
     error!(operation, error = %text, "failed to settle job; it returns to the queue when its lease expires");
     JobOutcome::Unsettled { error: text }

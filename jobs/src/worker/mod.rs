@@ -1,8 +1,19 @@
 //! Workers: take jobs from a queue and run their handlers.
+//!
+//! While a handler runs, its lease is renewed every third of the lease
+//! length. [`WorkerRunner`] renews it in a task of its own, so a handler that
+//! blocks its thread (which it should not: blocking work belongs in
+//! `tokio::task::spawn_blocking`) keeps its lease while another runtime
+//! thread is free. On a current-thread runtime there is no other thread: a
+//! handler that blocks it stops the renewal, and the job may run on another
+//! worker once the lease expires. [`process_one`] renews the lease in the
+//! caller's task, so there a blocking handler stops the renewal on any runtime.
 
 pub mod event;
 mod execute;
+mod renew;
 mod runner;
+mod settle;
 mod slot;
 
 pub use event::{JobEvent, JobOutcome};
@@ -13,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::QueueError;
 use crate::queue::JobQueue;
 use crate::registry::Registry;
+use renew::Renewal;
 
 /// Reserves one job, runs its handler and acks or fails it.
 ///
@@ -26,6 +38,7 @@ pub async fn process_one<Q: JobQueue + ?Sized>(queue: &Q, registry: &Registry) -
     Ok(Some(
         execute::execute(
             queue,
+            Renewal::Inline,
             registry,
             reserved,
             CancellationToken::new(),

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::event::{JobEvent, JobOutcome};
 use super::execute::execute;
+use super::renew::Renewal;
 use super::slot::{self, AckRequest, Slot};
 use crate::error::display_chain;
 use crate::queue::{JobQueue, Lease, Reserved};
@@ -343,7 +344,16 @@ impl<Q: JobQueue> FetchLoop<Q> {
             let mut slot = Slot::pooled(permit, self.ack_sender.clone());
             debug!(job.id = %job.job.id, job.name = %job.job.name, "job reserved");
             self.tracker.spawn(async move {
-                let event = execute(&*queue, &registry, job, shutdown, &abort, &mut slot).await;
+                let event = execute(
+                    &*queue,
+                    Renewal::Task(queue.clone()),
+                    &registry,
+                    job,
+                    shutdown,
+                    &abort,
+                    &mut slot,
+                )
+                .await;
                 if event.outcome == JobOutcome::Released {
                     released.fetch_add(1, Ordering::Relaxed);
                 }
