@@ -1,6 +1,5 @@
 //! Faults found by attacking the Redis queue and the worker with bad data,
 //! a full Redis and misbehaving handlers. Each test states what must hold.
-//! The ignored ones fail today, and their reason states what is wrong.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -130,9 +129,6 @@ async fn full_redis_enqueue_stores_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "reserve.lua leases jobs, then fails on a job key of another type and loses the reply: the jobs \
-            leased before it never run until their leases expire, with the attempt counted, and the bad id \
-            stays on the processing list for good"]
 async fn job_key_of_another_type_does_not_strand_the_batch() {
     let server = RedisServer::start();
     let queue = connect(
@@ -160,18 +156,46 @@ async fn job_key_of_another_type_does_not_strand_the_batch() {
     let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.get(&first.id), Some(&vec![1]), "runs: {runs:?}");
     assert_eq!(runs.get(&third.id), Some(&vec![1]), "runs: {runs:?}");
-    assert_eq!(
-        queue.stats().await.unwrap().processing,
-        0,
-        "an id is stuck on the processing list"
-    );
+    assert_eq!(runs.get(&second.id), None, "runs: {runs:?}");
+    let stats = queue.stats().await.unwrap();
+    assert_eq!(stats.processing, 0, "an id is stuck on the processing list");
+    assert_eq!(stats, QueueStats::default(), "the id of the set was not dropped");
+    let members: Vec<String> = redis::cmd("SMEMBERS").arg(&key).query_async(&mut raw).await.unwrap();
+    assert_eq!(members, ["member"], "the set of another program was changed");
+}
+
+#[tokio::test]
+async fn leased_job_key_of_another_type_is_dropped_at_expiry() {
+    let server = RedisServer::start();
+    let queue = connect(
+        &server,
+        RedisQueueOptions::default().visibility_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let leased = queue.enqueue(NewJob::new("count", json!({}))).await.unwrap();
+    let reserved = queue.reserve().await.unwrap().expect("the job is ready");
+    assert_eq!(reserved.job.id, leased.id);
+    let mut raw = raw_connection(&server).await;
+    let key = format!("jobs:job:{}", leased.id);
+    write_raw(&mut raw, &[b"DEL", key.as_bytes()]).await;
+    write_raw(&mut raw, &[b"SADD", key.as_bytes(), b"member"]).await;
+    let next = queue.enqueue(NewJob::new("count", json!({}))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // The lease of the first job expired: reserving handles it, and must
+    // neither fail nor queue the id again.
+    let reserved = queue.reserve().await.expect("reserve after the lease expired");
+    assert_eq!(reserved.map(|reserved| reserved.job.id), Some(next.id));
+    let stats = queue.stats().await.unwrap();
+    assert_eq!(stats.processing, 1, "{stats:?}");
+    assert_eq!(stats.ready, 0, "{stats:?}");
+    assert_eq!(stats.dead, 0, "{stats:?}");
+    let members: Vec<String> = redis::cmd("SMEMBERS").arg(&key).query_async(&mut raw).await.unwrap();
+    assert_eq!(members, ["member"], "the set of another program was changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a job id that is not UTF-8 is decoded lossily at reserve, so its ack names another key and is \
-            ignored as a lost lease: the job succeeds on every attempt, runs max_attempts times and is then \
-            dead-lettered"]
-async fn job_with_non_utf8_id_runs_once() {
+async fn job_with_non_utf8_id_never_runs() {
     let server = RedisServer::start();
     let queue = connect(
         &server,
@@ -185,14 +209,25 @@ async fn job_with_non_utf8_id_runs_once() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     worker.stop(Duration::from_secs(1)).await;
 
+    // No worker could ack the job under its id, so the reserve script
+    // dead-letters it instead of leasing it.
     let runs = runs.lock().unwrap().clone();
     let total: usize = runs.values().map(Vec::len).sum();
-    assert_eq!(total, 1, "the job ran {total} times: {runs:?}");
+    assert_eq!(total, 0, "the job ran {total} times: {runs:?}");
+    let stats = queue.stats().await.unwrap();
+    assert_eq!(stats.dead, 1, "{stats:?}");
+    assert_eq!(stats.processing, 0, "{stats:?}");
+    let dead = queue
+        .dead_job(r"\xff\xfe")
+        .await
+        .unwrap()
+        .expect("listed under its escaped id");
+    let error = dead.job.last_error.unwrap_or_default();
+    assert!(error.contains(r"job id \xff\xfe is not valid UTF-8"), "{error}");
+    assert_eq!(dead.job.attempts, 0, "the attempt was counted");
 }
 
 #[tokio::test]
-#[ignore = "dead_jobs skips a dead job whose id is not UTF-8, so `dlq list` hides a job that `stats` counts, \
-            and `dlq show` and `dlq requeue` cannot reach it"]
 async fn dead_job_with_non_utf8_id_is_listed() {
     let server = RedisServer::start();
     let queue = connect(&server, RedisQueueOptions::default()).await;
@@ -201,6 +236,21 @@ async fn dead_job_with_non_utf8_id_is_listed() {
     assert_eq!(queue.stats().await.unwrap().dead, 1);
     let listed = queue.dead_jobs(0, 10).await.unwrap();
     assert_eq!(listed.len(), 1, "stats counts one dead job, dead_jobs lists {listed:?}");
+    assert_eq!(listed[0].job.id, r"\xff\xfe");
+    assert_eq!(listed[0].job.last_error.as_deref(), Some("boom"));
+
+    let shown = queue
+        .dead_job(r"\xff\xfe")
+        .await
+        .unwrap()
+        .expect("read by its escaped id");
+    assert_eq!(shown.job.id, r"\xff\xfe");
+    assert!(
+        queue.requeue_dead(r"\xff\xfe").await.unwrap(),
+        "requeued by its escaped id"
+    );
+    let stats = queue.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.dead), (1, 0), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,14 +46,14 @@ pub(crate) async fn execute<Q: JobQueue + ?Sized>(
 }
 
 /// A held lease and what settling it needs.
-struct Held<'a, Q: ?Sized> {
+struct HeldLease<'a, Q: ?Sized> {
     queue: &'a Q,
     lease: Lease,
     deadline: LeaseDeadline,
     abort: &'a CancellationToken,
 }
 
-impl<Q: JobQueue + ?Sized> Held<'_, Q> {
+impl<Q: JobQueue + ?Sized> HeldLease<'_, Q> {
     /// Sends a settle with [`settle::with_retries`].
     async fn settle<T, F, Fut>(&self, operation: &str, send: F) -> Settled<T>
     where
@@ -86,7 +86,7 @@ async fn attempt<Q: JobQueue + ?Sized>(
     let backoff = job.backoff;
     let attempts = job.attempts;
     let started = Instant::now();
-    let held = Held {
+    let held = HeldLease {
         queue,
         deadline: LeaseDeadline::new(started + lease.visibility_timeout()),
         lease,
@@ -141,7 +141,7 @@ fn failure_of(error: &DispatchError, delay: Duration) -> Failure {
 
 /// Acks through `slot`, which may combine the ack with the fetch loop's next
 /// reserve, and sends the ack again directly after a transient error.
-async fn ack<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, slot: &mut Slot, result: &JobResult) -> JobOutcome {
+async fn ack<Q: JobQueue + ?Sized>(held: &HeldLease<'_, Q>, slot: &mut Slot, result: &JobResult) -> JobOutcome {
     let settled = match slot.ack(held.queue, &held.lease).await {
         Err(error) if error.is_transient() => held.settle("ack", || held.queue.ack(&held.lease)).await,
         result => Settled { result, retried: false },
@@ -165,7 +165,7 @@ async fn ack<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, slot: &mut Slot, result: 
     }
 }
 
-async fn fail<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, failure: Failure) -> JobOutcome {
+async fn fail<Q: JobQueue + ?Sized>(held: &HeldLease<'_, Q>, failure: Failure) -> JobOutcome {
     let error_text = failure.error().to_owned();
     let settled = held
         .settle("fail", || held.queue.fail(&held.lease, failure.clone()))
@@ -191,7 +191,7 @@ async fn fail<Q: JobQueue + ?Sized>(held: &Held<'_, Q>, failure: Failure) -> Job
     }
 }
 
-async fn release<Q: JobQueue + ?Sized>(held: &Held<'_, Q>) -> JobOutcome {
+async fn release<Q: JobQueue + ?Sized>(held: &HeldLease<'_, Q>) -> JobOutcome {
     let settled = held.settle("release", || held.queue.release(&held.lease)).await;
     match settled.result {
         Ok(LeaseOutcome::Done) => {

@@ -35,6 +35,23 @@
 //! jobs already waiting, as in svc-infra and the in-memory queue. A released
 //! job goes to the tail, so it is the next one popped.
 //!
+//! # Entries written by other programs
+//!
+//! Reserving never fails on a bad entry, because a failed call would lose
+//! the reply after it leased earlier jobs of the batch:
+//!
+//! - An id whose `{p}:job:{id}` key has another type than a hash is taken off
+//!   `{p}:ready` or `{p}:processing` and logged as a warning naming the key
+//!   and its type. It is not dead-lettered, because no `last_error` can be
+//!   written at that key, and the key is left as it is.
+//! - An id that is not valid UTF-8 is dead-lettered at once, without counting
+//!   an attempt, with a `last_error` saying so: its lease and ack would name
+//!   another key, so it would run on every attempt. Ids that this crate and
+//!   svc-infra write are decimal integers from `INCR {p}:seq`. `dead_jobs`
+//!   lists such an id in an escaped form (printable ASCII as it is, a
+//!   backslash doubled, every other byte as `\xHH`), which `dead_job` and
+//!   `requeue_dead` accept, and `purge_dead` deletes it with the rest.
+//!
 //! # Idle workers and wake tokens
 //!
 //! An idle worker blocks with `BLPOP {p}:wake` on a connection of its own

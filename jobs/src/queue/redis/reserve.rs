@@ -56,7 +56,7 @@ impl RedisJobQueue {
         // reserves the same id twice.
         let token_prefix = format!("{:016x}:", rand::random::<u64>());
         let died_at = codec::format_time(Utc::now());
-        let (more, entries, dropped): (u8, Vec<ReservedEntry>, u64) = RESERVE
+        let (more, entries, dropped, wrong_types): (u8, Vec<ReservedEntry>, u64, Vec<Vec<u8>>) = RESERVE
             .key(&self.keys.ready)
             .key(&self.keys.processing)
             .key(&self.keys.processing_vt)
@@ -75,6 +75,9 @@ impl RedisJobQueue {
             .await
             .map_err(redis_error("reserve"))?;
         log_dropped_dead(dropped, self.dead_letter_limit);
+        for message in wrong_types {
+            warn!("{}", String::from_utf8_lossy(&message));
+        }
         Ok((more == 1, entries))
     }
 

@@ -23,11 +23,22 @@
 -- ARGV[6]  the maximum number of dead jobs kept
 --
 -- Returns {more, {{id, token, visibility_timeout_ms, {field, value, ...}}, ...},
--- dead jobs deleted}. `more` is 1 when the call stopped at the limit of
--- skipped entries, so jobs may still be ready. The field list is the hash as
+-- dead jobs deleted, {message, ...}}. `more` is 1 when the call stopped at the
+-- limit of skipped entries, so jobs may still be ready. The messages name each
+-- id dropped because its job key has another type than a hash. The field list is the hash as
 -- it was before the reservation, followed by the new `attempts` and
 -- `max_attempts`, so a reader that keeps the last value of each field sees
 -- the hash as it is now.
+--
+-- Bad entries never fail the call, because an error would lose the reply
+-- after jobs were already leased:
+-- - An id whose job key has another type than a hash (another program
+--   wrote it) is taken off the lists and reported in the reply. The key is
+--   left as it is, and since no hash can be written there, the id is not
+--   dead-lettered.
+-- - An id that is not valid UTF-8 is dead-lettered with a `last_error` that
+--   says so, because a worker could not address it: its ack would name
+--   another key, and the job would run on every attempt.
 --
 -- Wake tokens: a call that took a full batch while jobs are still ready
 -- leaves a token, so another idle worker takes the rest; a call that left the
@@ -46,6 +57,7 @@ local limit = tonumber(ARGV[4])
 local died_at = ARGV[5]
 local max_dead = tonumber(ARGV[6])
 local dead_lettered = 0
+local dropped_ids = {}
 
 -- The maximum lease: 100 years in milliseconds, the crate's MAX_DELAY.
 local MAX_LEASE_MS = 3153600000000
@@ -78,6 +90,62 @@ local function counters(id, attempts_raw, max_raw)
   return attempts, max_attempts, attempts_error or max_error
 end
 
+-- Returns `id` with each byte other than printable ASCII written as \xHH
+-- and each backslash doubled, the form in which the dead-letter listing
+-- shows an id that is not valid UTF-8.
+local function escape_id(id)
+  return (string.gsub(id, '.', function(char)
+    local byte = string.byte(char)
+    if byte == 92 then
+      return '\\\\'
+    elseif byte < 32 or byte > 126 then
+      return string.format('\\x%02x', byte)
+    end
+  end))
+end
+
+-- Whether `text` is valid UTF-8: no stray continuation byte, overlong form,
+-- surrogate or code point above U+10FFFF.
+local function is_utf8(text)
+  if not string.find(text, '[\128-\255]') then
+    return true
+  end
+  local i, n = 1, #text
+  while i <= n do
+    local c = string.byte(text, i)
+    local length, low, high = 1, 0x80, 0xBF
+    if c < 0x80 then
+      length = 1
+    elseif c >= 0xC2 and c <= 0xDF then
+      length = 2
+    elseif c >= 0xE0 and c <= 0xEF then
+      length = 3
+      if c == 0xE0 then low = 0xA0 elseif c == 0xED then high = 0x9F end
+    elseif c >= 0xF0 and c <= 0xF4 then
+      length = 4
+      if c == 0xF0 then low = 0x90 elseif c == 0xF4 then high = 0x8F end
+    else
+      return false
+    end
+    for k = 1, length - 1 do
+      local next_byte = string.byte(text, i + k)
+      if not next_byte or next_byte < low or next_byte > high then
+        return false
+      end
+      low, high = 0x80, 0xBF
+    end
+    i = i + length
+  end
+  return true
+end
+
+-- Records that `id` was dropped because its job key has the type `key_type`.
+local function report_wrong_type(id, key, key_type)
+  dropped_ids[#dropped_ids + 1] = string.format(
+    'dropped job id %s from the queue because its key %s is a %s, not a hash; the key was left as it is',
+    escape_id(id), escape_id(key), key_type)
+end
+
 -- The caller has already taken the id off the ready and processing lists.
 local function dead_letter(id, key, unique_key, message)
   release_unique_key(KEYS[7], unique_key, id)
@@ -106,8 +174,10 @@ local function requeue_expired()
     redis.call('ZREM', KEYS[3], id)
     redis.call('LREM', KEYS[2], 0, id)
     local key = KEYS[6] .. id
-    local fields = redis.call('HMGET', key, 'attempts', 'max_attempts', 'unique_key')
-    if redis.call('EXISTS', key) == 1 then
+    local fields = redis.pcall('HMGET', key, 'attempts', 'max_attempts', 'unique_key')
+    if fields.err then
+      report_wrong_type(id, key, redis.call('TYPE', key)['ok'])
+    elseif redis.call('EXISTS', key) == 1 then
       local attempts, max_attempts, invalid = counters(id, fields[1], fields[2])
       if invalid then
         dead_letter(id, key, fields[3], invalid)
@@ -184,7 +254,12 @@ local function reserve_next()
     redis.call('LREM', KEYS[2], 1, id)
     return nil, true
   end
-  local flat = redis.call('HGETALL', key)
+  local flat = redis.pcall('HGETALL', key)
+  if flat.err then
+    redis.call('LREM', KEYS[2], 0, id)
+    report_wrong_type(id, key, redis.call('TYPE', key)['ok'])
+    return nil, true
+  end
   if #flat == 0 then
     -- An id without a hash (acked elsewhere, or garbage) is dropped.
     redis.call('LREM', KEYS[2], 0, id)
@@ -192,6 +267,13 @@ local function reserve_next()
   end
 
   local attempts_raw, max_raw, timeout_raw, unique_key = lease_fields(flat)
+  if not is_utf8(id) then
+    redis.call('LREM', KEYS[2], 0, id)
+    dead_letter(id, key, unique_key, string.format(
+      'job id %s is not valid UTF-8, so no worker can run it; `dlq show` and `dlq requeue` accept the id as written here, and `dlq purge` deletes it',
+      escape_id(id)))
+    return nil, true
+  end
   local attempts, max_attempts, invalid = counters(id, attempts_raw, max_raw)
   if invalid then
     redis.call('LREM', KEYS[2], 0, id)
@@ -242,4 +324,4 @@ local dropped = 0
 if dead_lettered > 0 then
   dropped = trim_dead(KEYS[5], KEYS[6], max_dead, dead_lettered + limit)
 end
-return {more, reserved, dropped}
+return {more, reserved, dropped, dropped_ids}
