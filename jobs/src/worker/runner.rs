@@ -344,7 +344,9 @@ impl<Q: JobQueue> FetchLoop<Q> {
             let mut slot = Slot::pooled(permit, self.ack_sender.clone());
             debug!(job.id = %job.job.id, job.name = %job.job.name, "job reserved");
             self.tracker.spawn(async move {
-                let event = execute(
+                // Boxed, so the task spawned is small and spawning it copies
+                // a few pointers rather than the whole attempt's state.
+                let event = Box::pin(execute(
                     &*queue,
                     Renewal::Task(queue.clone()),
                     &registry,
@@ -352,7 +354,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
                     shutdown,
                     &abort,
                     &mut slot,
-                )
+                ))
                 .await;
                 if event.outcome == JobOutcome::Released {
                     released.fetch_add(1, Ordering::Relaxed);
