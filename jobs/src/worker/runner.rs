@@ -17,7 +17,7 @@ use super::execute::execute;
 use super::renew::Renewal;
 use super::slot::{self, AckRequest, Slot};
 use crate::error::display_chain;
-use crate::queue::{JobQueue, Lease, Reserved};
+use crate::queue::{JobQueue, Lease, LeaseOutcome, Reserved};
 use crate::registry::Registry;
 
 /// How long a stopping worker waits for the releases of its unfinished jobs
@@ -118,7 +118,9 @@ impl<Q: JobQueue> WorkerRunner<Q> {
         };
         info!(concurrency = self.concurrency, "worker started");
         Worker {
-            fetch: tokio::spawn(fetch.run()),
+            // Tracked, so the tracker is not empty until the loop has ended
+            // and spawned its last task.
+            fetch: tracker.spawn(fetch.run()),
             shutdown,
             abort,
             tracker,
@@ -143,8 +145,9 @@ pub struct Worker {
 pub struct StopReport {
     /// Jobs still running when the stop began.
     pub in_flight: usize,
-    /// Of those, jobs whose handlers did not finish within the grace period and
-    /// were handed back to the queue without counting the attempt.
+    /// Jobs handed back to the queue without counting the attempt: those whose
+    /// handlers did not finish within the grace period, and those that the
+    /// reserve in flight when the stop began returned, which never ran.
     pub released: usize,
     /// Jobs whose release did not complete in time; they return to the queue
     /// when their lease expires.
@@ -159,9 +162,8 @@ impl Worker {
     pub async fn stop(self, grace: Duration) -> StopReport {
         let grace_over = Instant::now() + grace;
         self.shutdown.cancel();
-        stop_fetching(self.fetch, grace_over).await;
         self.tracker.close();
-        let in_flight = self.tracker.len();
+        let in_flight = self.in_flight();
         info!(in_flight, grace_ms = grace.as_millis() as u64, "worker stopping");
 
         let mut report = StopReport {
@@ -169,7 +171,7 @@ impl Worker {
             ..StopReport::default()
         };
         if tokio::time::timeout_at(grace_over, self.tracker.wait()).await.is_err() {
-            let unfinished = self.tracker.len();
+            let unfinished = self.in_flight();
             warn!(unfinished, "grace period over; releasing unfinished jobs");
             self.abort.cancel();
             // A release waits for the queue at most this long; a job whose
@@ -178,9 +180,10 @@ impl Worker {
                 .await
                 .is_err()
             {
-                report.unsettled = self.tracker.len();
+                report.unsettled = self.in_flight();
             }
         }
+        stop_fetching(&self.fetch);
         report.released = self.released.load(Ordering::Relaxed);
         info!(
             in_flight = report.in_flight,
@@ -196,28 +199,31 @@ impl Worker {
         self.shutdown.is_cancelled()
     }
 
-    /// The number of jobs running now.
+    /// The number of jobs running now, or being handed back by a stop.
     pub fn in_flight(&self) -> usize {
-        self.tracker.len()
+        // The fetch loop is one of the tracked tasks until it ends.
+        self.tracker
+            .len()
+            .saturating_sub(usize::from(!self.fetch.is_finished()))
     }
 }
 
-/// Waits for the fetch loop to see the shutdown, and aborts it if it has not
-/// by `grace_over`.
+/// Aborts the fetch loop if it has not ended by the time the stop has waited
+/// for the releases.
 ///
-/// The loop notices the shutdown at once unless it is inside `reserve_many`,
-/// which waits for the queue: on Redis up to the response timeout (5 s by
-/// default), longer than a short grace period. Aborting it there cannot lose
-/// a job. Jobs from earlier reserves already run in their own tasks, which
-/// the stop waits for. Any job the aborted call reserved has no worker, so it
-/// returns to the queue when its lease expires, with the attempt counted.
-async fn stop_fetching(mut fetch: JoinHandle<()>, grace_over: Instant) {
-    if tokio::time::timeout_at(grace_over, &mut fetch).await.is_ok() {
-        return;
+/// The loop notices the shutdown at once unless its `ack_and_reserve` call
+/// waits for the queue: on Redis up to the response timeout (5 s by
+/// default). The stop waits for that call as long as for the releases, and
+/// the loop hands back every job it returns. Aborting the call later cannot
+/// lose a job, but any job it reserved has no worker, so it returns to the
+/// queue when its lease expires, with the attempt counted.
+fn stop_fetching(fetch: &JoinHandle<()>) {
+    if !fetch.is_finished() {
+        warn!(
+            "the queue did not reply to the fetch loop's call in time; aborted the call, so any job it reserved returns when its lease expires"
+        );
+        fetch.abort();
     }
-    warn!("the queue did not respond within the grace period; stopped fetching without waiting for it");
-    fetch.abort();
-    let _ = fetch.await;
 }
 
 struct FetchLoop<Q> {
@@ -247,10 +253,15 @@ impl<Q: JobQueue> FetchLoop<Q> {
             let (leases, replies) = self.finished_leases();
             // The call is not raced against shutdown: dropping it midway
             // could leave a job reserved until its lease expires. `Worker::stop`
-            // aborts it only when the grace period is over; the jobs whose
-            // acks it carried then ack on their own.
+            // aborts it only after its wait for the releases, and the jobs
+            // whose acks it carried then ack on their own.
             let (acked, result) = self.queue.ack_and_reserve(&leases, permits.len()).await;
             slot::answer(replies, acked);
+            if self.shutdown.is_cancelled() {
+                // The stop began during the call: hand back what it reserved.
+                self.release_all(result.unwrap_or_default());
+                return;
+            }
             if result.is_ok() && failures > 0 {
                 info!(failures, "reserving jobs works again");
                 failures = 0;
@@ -309,6 +320,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
         tokio::pin!(wait);
         loop {
             tokio::select! {
+                biased;
                 () = self.shutdown.cancelled() => return None,
                 output = &mut wait => return Some(output),
                 Some(request) = self.acks.recv() => slot::decline([request.outcome]),
@@ -320,6 +332,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
     /// returns `None` once shutdown begins.
     async fn free_slots(&self) -> Option<Vec<OwnedSemaphorePermit>> {
         let first = tokio::select! {
+            biased;
             () = self.shutdown.cancelled() => return None,
             permit = self.slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
@@ -331,6 +344,31 @@ impl<Q: JobQueue> FetchLoop<Q> {
             }
         }
         Some(permits)
+    }
+
+    /// Hands each job back to the queue without counting the attempt, each
+    /// in a tracked task, so the stop waits for the releases.
+    fn release_all(&self, reserved: Vec<Reserved>) {
+        for Reserved { job, lease } in reserved {
+            let queue = self.queue.clone();
+            let released = self.released.clone();
+            self.tracker.spawn(async move {
+                match queue.release(&lease).await {
+                    Ok(LeaseOutcome::Done) => {
+                        released.fetch_add(1, Ordering::Relaxed);
+                        debug!(job.id = %job.id, "worker stopping; job reserved during the stop released without running");
+                    }
+                    Ok(LeaseOutcome::Lost) => {
+                        warn!(job.id = %job.id, "worker stopping; the lease of a job reserved during the stop had already expired")
+                    }
+                    Err(error) => warn!(
+                        job.id = %job.id,
+                        error = %display_chain(&error),
+                        "failed to release a job reserved during the stop; it returns to the queue when its lease expires"
+                    ),
+                }
+            });
+        }
     }
 
     fn spawn_all(&self, reserved: Vec<Reserved>, permits: Vec<OwnedSemaphorePermit>) {
