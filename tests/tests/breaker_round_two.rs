@@ -266,7 +266,6 @@ async fn delayed_job_runs_within_poll_interval() {
 /// timeout. A then acks on its own, and again after each timeout. Redis
 /// resumes at 1.5 s and runs the fetch loop's ack first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "an ack that timed out in the fetch loop's hand-off and took effect reports LeaseLost for a job that was acked"]
 async fn handed_off_ack_reports_success() {
     let mut server = RedisServer::start();
     let options = RedisQueueOptions::default().response_timeout(Duration::from_millis(300));

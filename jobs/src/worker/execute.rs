@@ -141,14 +141,31 @@ fn failure_of(error: &DispatchError, delay: Duration) -> Failure {
 
 /// Acks through `slot`, which may combine the ack with the fetch loop's next
 /// reserve, and sends the ack again directly after a transient error.
+///
+/// A resent ack that finds the lease gone while the lease deadline is still
+/// ahead means that an earlier send took effect: the lease cannot have
+/// expired, and no other worker can have taken the job.
 async fn ack<Q: JobQueue + ?Sized>(held: &HeldLease<'_, Q>, slot: &mut Slot, result: &JobResult) -> JobOutcome {
     let settled = match slot.ack(held.queue, &held.lease).await {
-        Err(error) if error.is_transient() => held.settle("ack", || held.queue.ack(&held.lease)).await,
-        result => Settled { result, retried: false },
+        (Err(error), _) if error.is_transient() => {
+            let resent = held.settle("ack", || held.queue.ack(&held.lease)).await;
+            Settled {
+                retried: true,
+                ..resent
+            }
+        }
+        (result, retried) => Settled { result, retried },
     };
     match settled.result {
         Ok(LeaseOutcome::Done) => {
             debug!(message = %result.message, "job succeeded");
+            JobOutcome::Succeeded
+        }
+        Ok(LeaseOutcome::Lost) if settled.retried && Instant::now() < held.deadline.get() => {
+            debug!(
+                message = %result.message,
+                "job succeeded; the ack was sent again and found the lease gone before its deadline, so an earlier send took effect"
+            );
             JobOutcome::Succeeded
         }
         Ok(LeaseOutcome::Lost) if settled.retried => {

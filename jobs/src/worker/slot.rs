@@ -48,11 +48,16 @@ impl Slot {
 
     /// Acks `lease`: through the fetch loop, freeing the slot as soon as the
     /// loop has the lease, or directly when the loop does not take it.
+    ///
+    /// Also returns whether the direct ack followed a hand-off that failed: the
+    /// loop's call may have sent the ack and it may have taken effect, so the
+    /// direct ack is a resend.
     pub(super) async fn ack<Q: JobQueue + ?Sized>(
         &mut self,
         queue: &Q,
         lease: &Lease,
-    ) -> Result<LeaseOutcome, QueueError> {
+    ) -> (Result<LeaseOutcome, QueueError>, bool) {
+        let mut handed_off = false;
         if let Some(acks) = &self.acks {
             let (outcome, received) = oneshot::channel();
             let request = AckRequest {
@@ -64,11 +69,12 @@ impl Slot {
                 // takes the slot finds the lease waiting.
                 self.permit = None;
                 if let Ok(Some(outcome)) = received.await {
-                    return Ok(outcome);
+                    return (Ok(outcome), false);
                 }
+                handed_off = true;
             }
         }
-        queue.ack(lease).await
+        (queue.ack(lease).await, handed_off)
     }
 }
 
