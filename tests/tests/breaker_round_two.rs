@@ -219,7 +219,6 @@ async fn stopping_worker_reserves_no_new_jobs() {
 /// `WorkerRunner::poll_interval` promises that the poll interval bounds the
 /// delay. This test uses `hz 1`, so the delay reaches a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a BLPOP timeout ends on Redis's cron tick, so delayed jobs run up to 1000/hz ms late whatever the poll interval"]
 async fn delayed_job_runs_within_poll_interval() {
     let server = RedisServer::start_with_args(&["--hz", "1"]);
     let queue = connect(&server, RedisQueueOptions::default()).await;
@@ -318,5 +317,60 @@ async fn handed_off_ack_reports_success() {
         Some(&jobs::JobOutcome::Succeeded),
         "job {} was acked within its lease; all outcomes: {outcomes:?}",
         first.id
+    );
+}
+
+/// Reads an integer field of `INFO <section>`, such as `total_connections_received`.
+async fn info_field(connection: &mut MultiplexedConnection, section: &str, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg(section).query_async(connection).await.unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}: {info}"))
+}
+
+/// Reads how many times the server ran BLPOP.
+async fn blpop_calls(connection: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(connection)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_blpop:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An idle worker's wait ends on time even though the server would end its
+/// BLPOP only on its next tick, and ending it early must not cost a new
+/// connection per wait: the blocking connection stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_waits_end_on_time_on_one_connection() {
+    let server = RedisServer::start_with_args(&["--hz", "1"]);
+    let queue = connect(&server, RedisQueueOptions::default()).await;
+    let mut observer = raw_connection(&server).await;
+    let runs = Runs::default();
+    let worker = WorkerRunner::new(queue.clone(), counting_registry(&runs, Duration::ZERO))
+        .poll_interval(Duration::from_millis(10))
+        .start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let connections_before = info_field(&mut observer, "stats", "total_connections_received").await;
+    let waits_before = blpop_calls(&mut observer).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let connections = info_field(&mut observer, "stats", "total_connections_received").await - connections_before;
+    let waits = blpop_calls(&mut observer).await - waits_before;
+    worker.stop(Duration::from_secs(1)).await;
+
+    // Waits that end on the server's tick (hz 1) allow about 2 in the
+    // second. Waits that end on time allowed 80 on a shared 2-core machine.
+    assert!(
+        waits >= 10,
+        "only {waits} waits of 10 ms ended in one second; the waits end on the server's tick"
+    );
+    assert!(
+        connections <= 1,
+        "an idle worker opened {connections} connections during {waits} waits; each wait must not open one"
     );
 }

@@ -8,6 +8,14 @@
 //! small pool, opened on first use, and returns it when BLPOP returns. A wait
 //! that is cancelled, or that fails, drops its connection, so a connection
 //! with a BLPOP still pending on the server is never used again.
+//!
+//! An idle server ends a BLPOP whose timeout has passed only on its next cron
+//! tick, every 1000 / `hz` ms, so a wait would end up to a tick late. On a
+//! single server the wait therefore ends the BLPOP itself once its block
+//! time has passed, with `CLIENT UNBLOCK <id> TIMEOUT` on the shared
+//! connection, and the blocking connection stays usable for the next wait.
+//! On a cluster, and where the server refuses `CLIENT ID`, the wait still
+//! ends on the server's tick.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -17,6 +25,9 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 
+use tracing::debug;
+
+use super::connection::Connection;
 use super::{RedisJobQueue, redis_error};
 use crate::error::QueueError;
 
@@ -37,7 +48,8 @@ pub(super) enum WakeSource {
 
 /// A connection that only ever sends BLPOP.
 enum BlockingConnection {
-    Single(MultiplexedConnection),
+    /// With the connection's client id, unless the server rejected `CLIENT ID`.
+    Single(MultiplexedConnection, Option<u64>),
     Cluster(ClusterConnection),
 }
 
@@ -71,8 +83,15 @@ impl WakeConnections {
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_response_timeout(None);
-                let connection = client.get_multiplexed_async_connection_with_config(&config).await?;
-                Ok(BlockingConnection::Single(connection))
+                let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
+                // An error, from an ACL or a server before 5.0, leaves the
+                // waits on this connection to end on the server's tick.
+                let command = redis::cmd("CLIENT").arg("ID").clone();
+                let id = tokio::time::timeout(self.response_timeout, command.query_async(&mut connection))
+                    .await
+                    .map_err(|_| timed_out("CLIENT ID", self.response_timeout))?
+                    .ok();
+                Ok(BlockingConnection::Single(connection, id))
             }
             WakeSource::Cluster(client) => Ok(BlockingConnection::Cluster(client.get_async_connection().await?)),
         }
@@ -94,22 +113,54 @@ impl WakeConnections {
 }
 
 impl BlockingConnection {
-    /// Sends `BLPOP key seconds` and waits at most `block` plus `slack` for the reply.
-    async fn blpop(&mut self, key: &str, block: Duration, slack: Duration) -> Result<(), RedisError> {
+    /// Sends `BLPOP key seconds` and waits at most `block` plus `slack` for the
+    /// reply. When the connection's client id is known, ends the BLPOP through
+    /// `shared` once `block` has passed, rather than waiting for the server's tick.
+    async fn blpop(
+        &mut self,
+        key: &str,
+        block: Duration,
+        slack: Duration,
+        shared: &Connection,
+    ) -> Result<(), RedisError> {
         let mut command = redis::cmd("BLPOP");
         command.arg(key).arg(format!("{:.3}", block.as_secs_f64()));
+        let id = match self {
+            BlockingConnection::Single(_, id) => *id,
+            BlockingConnection::Cluster(_) => None,
+        };
         let request = async {
             match self {
-                BlockingConnection::Single(connection) => connection.req_packed_command(&command).await,
+                BlockingConnection::Single(connection, _) => connection.req_packed_command(&command).await,
                 BlockingConnection::Cluster(connection) => connection.req_packed_command(&command).await,
             }
         };
-        match tokio::time::timeout(block + slack, request).await {
+        tokio::pin!(request);
+        let limit = tokio::time::Instant::now() + block + slack;
+        if let Some(id) = id {
+            if let Ok(reply) = tokio::time::timeout(block, &mut request).await {
+                return reply.map(drop);
+            }
+            // A token that arrived meanwhile has been popped: then the
+            // server unblocks nothing and the reply carries the token.
+            // NOTE: the shared connection reconnects by URL, so after a
+            // DNS-based failover it may reach another server, where the id
+            // names another client. Redis ends blocked commands when a
+            // primary becomes a replica (replication.c), which makes that
+            // rare, not impossible.
+            let unblocked: Result<i64, RedisError> = redis::cmd("CLIENT")
+                .arg("UNBLOCK")
+                .arg(id)
+                .arg("TIMEOUT")
+                .query_async(&mut shared.clone())
+                .await;
+            if let Err(error) = unblocked {
+                debug!(error = %error, "CLIENT UNBLOCK failed; the BLPOP ends on the server's next tick");
+            }
+        }
+        match tokio::time::timeout_at(limit, request).await {
             Ok(reply) => reply.map(drop),
-            Err(_) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no reply to BLPOP within {:?}", block + slack),
-            ))),
+            Err(_) => Err(timed_out("BLPOP", block + slack)),
         }
     }
 }
@@ -159,12 +210,24 @@ impl RedisJobQueue {
 
         let mut connection = self.wake.take().await.map_err(redis_error("wait_for_job"))?;
         connection
-            .blpop(&self.keys.wake, wait.max(MIN_BLOCK), self.wake.response_timeout)
+            .blpop(
+                &self.keys.wake,
+                wait.max(MIN_BLOCK),
+                self.wake.response_timeout,
+                &self.connection,
+            )
             .await
             .map_err(redis_error("wait_for_job"))?;
         self.wake.put_back(connection);
         Ok(())
     }
+}
+
+fn timed_out(command: &str, limit: Duration) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no reply to {command} within {limit:?}"),
+    ))
 }
 
 /// Converts the seconds until a due time into a duration: zero when it is due
