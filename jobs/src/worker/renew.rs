@@ -1,6 +1,5 @@
 //! Lease renewal while a handler runs, and the lease deadline it keeps.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::task::JoinHandle;
@@ -71,12 +70,10 @@ impl Renewing {
     }
 
     /// Renews the lease here for an inline renewal; never completes.
-    pub(super) fn run_inline<'a, Q: JobQueue + ?Sized>(&'a self, queue: &'a Q) -> impl Future<Output = ()> + 'a {
-        async move {
-            match self {
-                Self::Task(_) => std::future::pending().await,
-                Self::Inline(lease, deadline) => renew_lease(queue, lease, deadline).await,
-            }
+    pub(super) async fn run_inline<Q: JobQueue + ?Sized>(&self, queue: &Q) {
+        match self {
+            Self::Task(_) => std::future::pending().await,
+            Self::Inline(lease, deadline) => renew_lease(queue, lease, deadline).await,
         }
     }
 }

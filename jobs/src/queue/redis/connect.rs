@@ -284,7 +284,7 @@ impl RedisJobQueue {
         };
         let slot_key = Keys::new(&options.prefix).ready;
         let connection = open_cluster(&client, &masked_url, &timeouts, &slot_key).await?;
-        let wake = super::wake::WakeSource::Cluster(client);
+        let wake = super::wake::WakeSource::Cluster(Box::new(client));
         Ok(Self::from_connection(connection, wake, masked_url, &options))
     }
 }

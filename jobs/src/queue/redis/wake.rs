@@ -43,7 +43,7 @@ const MIN_BLOCK: Duration = Duration::from_millis(1);
 #[derive(Clone)]
 pub(super) enum WakeSource {
     Single(Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A connection that only ever sends BLPOP.
