@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod cluster;
+pub mod logs;
 pub mod process;
 pub mod redis_server;
 

@@ -170,20 +170,25 @@ impl Worker {
             in_flight,
             ..StopReport::default()
         };
-        if tokio::time::timeout_at(grace_over, self.tracker.wait()).await.is_err() {
+        // Once the tracker is empty, the fetch loop's future has returned,
+        // although its `JoinHandle` may not report it finished yet.
+        let mut all_ended = tokio::time::timeout_at(grace_over, self.tracker.wait()).await.is_ok();
+        if !all_ended {
             let unfinished = self.in_flight();
             warn!(unfinished, "grace period over; releasing unfinished jobs");
             self.abort.cancel();
             // A release waits for the queue at most this long; a job whose
             // release is still pending returns when its lease expires.
-            if tokio::time::timeout_at(grace_over + RELEASE_WAIT, self.tracker.wait())
+            all_ended = tokio::time::timeout_at(grace_over + RELEASE_WAIT, self.tracker.wait())
                 .await
-                .is_err()
-            {
+                .is_ok();
+            if !all_ended {
                 report.unsettled = self.in_flight();
             }
         }
-        stop_fetching(&self.fetch);
+        if !all_ended {
+            stop_fetching(&self.fetch);
+        }
         report.released = self.released.load(Ordering::Relaxed);
         info!(
             in_flight = report.in_flight,
