@@ -332,6 +332,19 @@ async fn cli_reads_large_payload_from_stdin() {
 }
 
 #[tokio::test]
+async fn cli_rejects_empty_stdin_payload() {
+    let server = RedisServer::start();
+
+    let output = cli(&server.url(), &["enqueue", "record", "-"], b"  \n");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard input is empty"), "{stderr}");
+    let queue = connect(&server, RedisQueueOptions::default()).await;
+    assert_eq!(queue.stats().await.unwrap(), QueueStats::default());
+}
+
+#[tokio::test]
 async fn cli_names_non_finite_tokens() {
     let server = RedisServer::start();
 

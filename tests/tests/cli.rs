@@ -225,7 +225,7 @@ async fn dlq_commands_list_show_requeue_purge() {
         stderr(&unconfirmed_purge)
     );
     assert!(
-        stderr(&unconfirmed_purge).contains("would delete 1 dead jobs, so it deleted nothing"),
+        stderr(&unconfirmed_purge).contains("would delete 1 dead job, so it deleted nothing"),
         "{}",
         stderr(&unconfirmed_purge)
     );
@@ -236,7 +236,7 @@ async fn dlq_commands_list_show_requeue_purge() {
     );
     assert_eq!(dead_after_unconfirmed, 1, "purge without --yes deleted jobs");
     assert!(purge.status.success(), "{}", stderr(&purge));
-    assert_eq!(stdout(&purge).trim(), "purged 1 jobs");
+    assert_eq!(stdout(&purge).trim(), "purged 1 job");
     assert_eq!(queue.stats().await.unwrap().dead, 0);
 }
 

@@ -195,6 +195,9 @@ fn read_payload(argument: String) -> Result<String, String> {
     std::io::stdin()
         .read_to_string(&mut text)
         .map_err(|error| format!("failed to read the payload from standard input: {error}"))?;
+    if text.trim().is_empty() {
+        return Err("standard input is empty; pipe the payload's JSON into `enqueue NAME -`".to_owned());
+    }
     Ok(text)
 }
 

@@ -22,7 +22,7 @@ pub(super) async fn execute(config: &JobsConfig, command: DlqCommand) -> Result<
         }
         DlqCommand::Requeue { id: None, .. } => {
             let count = queue.requeue_all_dead().await.map_err(failed)?;
-            println!("requeued {count} jobs");
+            println!("requeued {}", jobs_count(count));
         }
         DlqCommand::Purge { yes } => purge(queue, yes).await?,
     }
@@ -75,11 +75,12 @@ async fn purge(queue: &dyn JobQueue, yes: bool) -> Result<(), String> {
             return Ok(());
         }
         return Err(format!(
-            "`dlq purge` would delete {dead} dead jobs, so it deleted nothing; run `dlq purge --yes` to delete them"
+            "`dlq purge` would delete {}, so it deleted nothing; run `dlq purge --yes` to delete them",
+            dead_jobs_count(dead)
         ));
     }
     let count = queue.purge_dead().await.map_err(failed)?;
-    println!("purged {count} jobs");
+    println!("purged {}", jobs_count(count));
     Ok(())
 }
 
@@ -100,4 +101,20 @@ fn summary(dead: &DeadJob) -> String {
         died_at(dead),
         error
     )
+}
+
+/// Formats `count` jobs, such as "1 job" or "2 jobs".
+fn jobs_count(count: impl Into<u64>) -> String {
+    match count.into() {
+        1 => "1 job".to_owned(),
+        count => format!("{count} jobs"),
+    }
+}
+
+/// Formats `count` dead jobs, such as "1 dead job" or "2 dead jobs".
+fn dead_jobs_count(count: impl Into<u64>) -> String {
+    match count.into() {
+        1 => "1 dead job".to_owned(),
+        count => format!("{count} dead jobs"),
+    }
 }
