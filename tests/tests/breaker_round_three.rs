@@ -491,7 +491,6 @@ async fn stop_in_redis_pause_strands_nothing() {
 /// the lease token is replaced while the handler runs, as happens when the
 /// lease passes to another worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "an ack that the idle fetch loop declined counts as a resend, so a lost lease is reported as Succeeded"]
 async fn declined_ack_reports_lost_lease() {
     let server = RedisServer::start();
     let queue = connect(&server, RedisQueueOptions::default()).await;

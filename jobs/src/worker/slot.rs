@@ -16,8 +16,7 @@ use tracing::warn;
 use crate::error::{QueueError, display_chain};
 use crate::queue::{JobQueue, Lease, LeaseOutcome};
 
-/// A lease handed to the fetch loop, and the channel for its outcome:
-/// `None` means that the job acks on its own.
+/// A lease handed to the fetch loop, and the channel for its outcome.
 pub(super) struct AckRequest {
     pub(super) lease: Lease,
     pub(super) outcome: AckReply,
@@ -68,27 +67,43 @@ impl Slot {
                 // The permit is dropped after the send, so the loop that
                 // takes the slot finds the lease waiting.
                 self.permit = None;
-                if let Ok(Some(outcome)) = received.await {
-                    return (Ok(outcome), false);
+                match received.await {
+                    Ok(HandOff::Acked(outcome)) => return (Ok(outcome), false),
+                    Ok(HandOff::NotSent) => {}
+                    // The loop dropped the request with its call in flight,
+                    // or its call failed after it may have reached the queue.
+                    Ok(HandOff::MayHaveSent) | Err(_) => handed_off = true,
                 }
-                handed_off = true;
             }
         }
         (queue.ack(lease).await, handed_off)
     }
 }
 
+/// What became of a lease handed to the fetch loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HandOff {
+    /// The loop acked it, with this outcome.
+    Acked(LeaseOutcome),
+    /// The loop never sent the ack, so the job acks on its own for the first time.
+    NotSent,
+    /// The loop's call failed but may have reached the queue, so the job's
+    /// own ack is a resend.
+    MayHaveSent,
+}
+
 /// The reply channel of an [`AckRequest`].
-pub(super) type AckReply = oneshot::Sender<Option<LeaseOutcome>>;
+pub(super) type AckReply = oneshot::Sender<HandOff>;
 
 /// Answers the jobs of one `ack_and_reserve` call, in the order of their
-/// leases: each with its outcome, or, when the acks failed, with `None`, so
-/// each job acks on its own and reports its own error.
+/// leases: each with its outcome or, when the acks failed, with whether the
+/// call may have sent them, so each job acks on its own and reports its own
+/// error.
 pub(super) fn answer(replies: Vec<AckReply>, acked: Result<Vec<LeaseOutcome>, QueueError>) {
     match acked {
         Ok(outcomes) if outcomes.len() == replies.len() => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Some(outcome));
+                let _ = reply.send(HandOff::Acked(outcome));
             }
         }
         Ok(outcomes) => {
@@ -97,18 +112,27 @@ pub(super) fn answer(replies: Vec<AckReply>, acked: Result<Vec<LeaseOutcome>, Qu
                 outcomes = outcomes.len(),
                 "the queue returned a different number of ack outcomes than it was sent leases; acking each job on its own"
             );
-            decline(replies);
+            send_all(replies, HandOff::MayHaveSent);
         }
         Err(error) => {
             warn!(error = %display_chain(&error), "failed to ack finished jobs; acking each job on its own");
-            decline(replies);
+            let reply = if error.may_have_applied() {
+                HandOff::MayHaveSent
+            } else {
+                HandOff::NotSent
+            };
+            send_all(replies, reply);
         }
     }
 }
 
-/// Asks each job to ack on its own.
+/// Asks each job, whose ack the loop never sent, to ack on its own.
 pub(super) fn decline(replies: impl IntoIterator<Item = AckReply>) {
-    for reply in replies {
-        let _ = reply.send(None);
+    send_all(replies, HandOff::NotSent);
+}
+
+fn send_all(replies: impl IntoIterator<Item = AckReply>, reply: HandOff) {
+    for sender in replies {
+        let _ = sender.send(reply);
     }
 }
