@@ -88,10 +88,19 @@ async fn attempt<Q: JobQueue + ?Sized>(
     let started = Instant::now();
     let held = HeldLease {
         queue,
-        deadline: LeaseDeadline::new(started + lease.visibility_timeout()),
+        deadline: LeaseDeadline::new(slot.reserved_at() + lease.visibility_timeout()),
         lease,
         abort,
     };
+
+    // The reserve reply can arrive late, for example when a handler blocked
+    // the thread that reads it. A lease that has expired by now may already
+    // belong to another worker, so the job is not run here.
+    if held.deadline.get() <= started {
+        warn!("the job's lease expired before its handler could start; it runs when the queue hands it out again");
+        event.outcome = JobOutcome::LeaseLost;
+        return event;
+    }
 
     // Another producer may store a hash without a `name` field. No handler
     // can ever match it, so retrying would only delay the dead-lettering.

@@ -31,6 +31,7 @@ use renew::Renewal;
 /// Returns `None` when no job was due, else what became of the job.
 /// Only a failure to reserve is an error; a failed attempt is an outcome.
 pub async fn process_one<Q: JobQueue + ?Sized>(queue: &Q, registry: &Registry) -> Result<Option<JobEvent>, QueueError> {
+    let reserved_at = tokio::time::Instant::now();
     let Some(reserved) = queue.reserve().await? else {
         return Ok(None);
     };
@@ -43,7 +44,7 @@ pub async fn process_one<Q: JobQueue + ?Sized>(queue: &Q, registry: &Registry) -
             reserved,
             CancellationToken::new(),
             &never,
-            &mut slot::Slot::direct(),
+            &mut slot::Slot::direct(reserved_at),
         )
         .await,
     ))

@@ -20,9 +20,10 @@ pub(crate) enum Renewal<Q: ?Sized> {
     Inline,
 }
 
-/// The latest time at which the lease is known to be held: the reservation
+/// The latest time at which the lease is known to be held: the reserve call
 /// or the last renewal, plus the lease length, both measured from when the
-/// worker started or sent them, so never later than the queue's deadline.
+/// worker sent them, so never later than the queue's deadline (for queues
+/// whose clock runs at the same rate as the worker's).
 #[derive(Clone)]
 pub(super) struct LeaseDeadline(Arc<Mutex<Instant>>);
 
@@ -91,9 +92,14 @@ impl Drop for Renewing {
 /// keeps waiting, so the handler still runs to its end.
 async fn renew_lease<Q: JobQueue + ?Sized>(queue: &Q, lease: &Lease, deadline: &LeaseDeadline) {
     let period = lease.visibility_timeout() / 3;
+    // A job that starts late, because the reserve reply waited, renews sooner,
+    // so its first renewal still comes a third of the lease before expiry.
+    let left = deadline.get().saturating_duration_since(Instant::now());
+    let mut wait = period.min(left.saturating_sub(period));
     let mut held = true;
     loop {
-        tokio::time::sleep(period).await;
+        tokio::time::sleep(wait).await;
+        wait = period;
         if !held {
             continue;
         }

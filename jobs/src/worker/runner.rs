@@ -260,6 +260,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
             // could leave a job reserved until its lease expires. `Worker::stop`
             // aborts it only after its wait for the releases, and the jobs
             // whose acks it carried then ack on their own.
+            let sent_at = tokio::time::Instant::now();
             let (acked, result) = self.queue.ack_and_reserve(&leases, permits.len()).await;
             slot::answer(replies, acked);
             if self.shutdown.is_cancelled() {
@@ -288,7 +289,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
                         }
                     }
                 }
-                Ok(reserved) => self.spawn_all(reserved, permits),
+                Ok(reserved) => self.spawn_all(reserved, permits, sent_at),
                 Err(error) => {
                     drop(permits);
                     failures += 1;
@@ -376,7 +377,12 @@ impl<Q: JobQueue> FetchLoop<Q> {
         }
     }
 
-    fn spawn_all(&self, reserved: Vec<Reserved>, permits: Vec<OwnedSemaphorePermit>) {
+    fn spawn_all(
+        &self,
+        reserved: Vec<Reserved>,
+        permits: Vec<OwnedSemaphorePermit>,
+        reserved_at: tokio::time::Instant,
+    ) {
         for (job, permit) in reserved.into_iter().zip(permits) {
             let queue = self.queue.clone();
             let registry = self.registry.clone();
@@ -384,7 +390,7 @@ impl<Q: JobQueue> FetchLoop<Q> {
             let abort = self.abort.clone();
             let on_event = self.on_event.clone();
             let released = self.released.clone();
-            let mut slot = Slot::pooled(permit, self.ack_sender.clone());
+            let mut slot = Slot::pooled(permit, self.ack_sender.clone(), reserved_at);
             debug!(job.id = %job.job.id, job.name = %job.job.name, "job reserved");
             self.tracker.spawn(async move {
                 // Boxed, so the task spawned is small and spawning it copies

@@ -10,6 +10,7 @@
 //! failed, or it has stopped) the job acks on its own.
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::time::Instant;
 
 use tracing::warn;
 
@@ -22,27 +23,41 @@ pub(super) struct AckRequest {
     pub(super) outcome: AckReply,
 }
 
-/// The slot a job runs in: its permit and the way to the fetch loop.
+/// The slot a job runs in: its permit, the way to the fetch loop, and when
+/// the reserve call that leased the job was sent.
 pub(super) struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     acks: Option<mpsc::UnboundedSender<AckRequest>>,
+    reserved_at: Instant,
 }
 
 impl Slot {
     /// A slot of a worker's pool, whose acks go through the fetch loop.
-    pub(super) fn pooled(permit: OwnedSemaphorePermit, acks: mpsc::UnboundedSender<AckRequest>) -> Self {
+    pub(super) fn pooled(
+        permit: OwnedSemaphorePermit,
+        acks: mpsc::UnboundedSender<AckRequest>,
+        reserved_at: Instant,
+    ) -> Self {
         Self {
             permit: Some(permit),
             acks: Some(acks),
+            reserved_at,
         }
     }
 
     /// A slot outside any pool, which acks directly.
-    pub(super) fn direct() -> Self {
+    pub(super) fn direct(reserved_at: Instant) -> Self {
         Self {
             permit: None,
             acks: None,
+            reserved_at,
         }
+    }
+
+    /// When the reserve call that leased the job was sent. The queue's lease
+    /// started no earlier, so a deadline counted from here is never late.
+    pub(super) fn reserved_at(&self) -> Instant {
+        self.reserved_at
     }
 
     /// Acks `lease`: through the fetch loop, freeing the slot as soon as the
