@@ -352,15 +352,20 @@ async fn slow_handler_keeps_its_lease(backend: Backend) {
 
 async fn graceful_stop_waits_for_running_job(backend: Backend) {
     let test = TestQueue::open(backend, LONG_LEASE).await;
+    let starts = Arc::new(AtomicUsize::new(0));
     let mut registry = Registry::new();
+    let counter = starts.clone();
     registry
-        .register("short", JobOptions::DEFAULT, |_| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        .register("short", JobOptions::DEFAULT, move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
         })
         .unwrap();
     test.queue.enqueue(NewJob::new("short", json!({}))).await.unwrap();
     let (worker, mut events) = start(test.queue.clone(), registry, 1);
-    wait_until_processing(&test.queue).await;
+    wait_until_started(&starts).await;
 
     let report = worker.stop(Duration::from_secs(5)).await;
 
@@ -391,7 +396,7 @@ async fn graceful_stop_releases_unfinished_job(backend: Backend) {
     };
     let queued = test.queue.enqueue(NewJob::new("long", json!({}))).await.unwrap();
     let (worker, _events) = start(test.queue.clone(), registry(), 1);
-    wait_until_processing(&test.queue).await;
+    wait_until_started(&starts).await;
 
     let started = tokio::time::Instant::now();
     let report = worker.stop(Duration::from_millis(200)).await;
@@ -433,6 +438,19 @@ async fn process_one_reports_empty_queue(backend: Backend) {
 
     assert_eq!(event.outcome, JobOutcome::Succeeded);
     assert!(process_one(&test.queue, &registry).await.unwrap().is_none());
+}
+
+/// Waits until a handler has started. A job counted as processing may still
+/// be on its way to the worker, which a stop beginning then hands back
+/// without running it.
+async fn wait_until_started(starts: &AtomicUsize) {
+    for _ in 0..200 {
+        if starts.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no handler started within 2 s");
 }
 
 async fn wait_until_processing(queue: &DynQueue) {
