@@ -1,4 +1,4 @@
-//! What a running handler knows about its job.
+//! The facts about its job that a running handler can read.
 
 use tokio_util::sync::CancellationToken;
 

@@ -284,8 +284,8 @@ impl EnqueueError {
     }
 }
 
-/// The part of an enqueue error message that warns when the job may be
-/// stored, and says whether a retry is safe.
+/// Builds the part of an enqueue error message that warns when the job may
+/// be stored, and states whether a retry is safe.
 fn retry_note(job: &NewJob, source: &QueueError) -> String {
     #[cfg(feature = "redis")]
     if is_out_of_memory(source) {

@@ -4,10 +4,11 @@
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use tracing::dispatcher::DefaultGuard;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The captured output, shared by every test of the binary.
+/// Captured log output.
 #[derive(Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
 
@@ -23,6 +24,19 @@ impl io::Write for CapturedLogs {
 }
 
 impl CapturedLogs {
+    /// Captures what the current thread logs, at every level, until the guard
+    /// is dropped.
+    pub fn scoped() -> (Self, DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let guard = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .set_default();
+        (logs, guard)
+    }
+
     /// Returns everything logged so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()

@@ -2,17 +2,15 @@
 //! keys: which dead jobs go, how many one script call deletes, and the
 //! warning that counts them.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs::queue::redis::{RedisJobQueue, RedisQueueOptions};
 use jobs::{FailOutcome, Failure, JobQueue, NewJob};
 use jobs_tests::RedisServer;
+use jobs_tests::logs::CapturedLogs;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
-use tracing_subscriber::util::SubscriberInitExt;
 
 async fn open(server: &RedisServer, options: RedisQueueOptions) -> (RedisJobQueue, MultiplexedConnection) {
     let queue = RedisJobQueue::connect(&server.url(), options)
@@ -57,32 +55,11 @@ async fn dead_count(raw: &mut MultiplexedConnection) -> usize {
     raw.llen("jobs:dlq").await.unwrap()
 }
 
-/// Log output captured in memory.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn limit_drops_oldest_and_logs_count() {
     let server = RedisServer::start();
     let (queue, mut raw) = open(&server, RedisQueueOptions::default().dead_letter_limit(3)).await;
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let (logs, _guard) = CapturedLogs::scoped();
 
     let mut ids = Vec::new();
     for n in 0..5 {
@@ -99,7 +76,7 @@ async fn limit_drops_oldest_and_logs_count() {
         let exists: bool = raw.exists(format!("jobs:job:{dropped}")).await.unwrap();
         assert!(!exists, "the hash of dropped job {dropped} is left");
     }
-    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     let warnings: Vec<&str> = log
         .lines()
         .filter(|line| line.contains("dead-letter queue over its limit"))

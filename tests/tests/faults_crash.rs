@@ -7,7 +7,6 @@
 //! <pid>` to a record file, which the tests read back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::{Deref, DerefMut};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,36 +15,12 @@ use std::time::{Duration, Instant};
 use jobs::{DynQueue, JobQueue, NewJob, QueueStats};
 use jobs_tests::RedisServer;
 use jobs_tests::backend::connect_redis;
+use jobs_tests::process::WorkerProcess;
 use serde_json::json;
 
 const LEASE: Duration = Duration::from_secs(1);
 const KILLS: usize = 24;
 const CONCURRENCY: &str = "4";
-
-/// A worker process that is killed when the test ends, so a failed assertion
-/// leaves no worker running.
-struct WorkerProcess(Child);
-
-impl Deref for WorkerProcess {
-    type Target = Child;
-
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl DerefMut for WorkerProcess {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn_worker(server: &RedisServer) -> WorkerProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))

@@ -2,41 +2,16 @@
 //! and a job runs for 5 s: lease renewal keeps the second worker from taking
 //! the job while the first still runs it.
 
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jobs::{JobQueue, NewJob, QueueStats};
 use jobs_tests::RedisServer;
 use jobs_tests::backend::connect_redis;
+use jobs_tests::process::WorkerProcess;
 use jobs_tests::process::terminate;
 use serde_json::json;
-
-/// A worker process that is killed when the test ends, so a failed assertion
-/// leaves no worker running.
-struct WorkerProcess(Child);
-
-impl Deref for WorkerProcess {
-    type Target = Child;
-
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl DerefMut for WorkerProcess {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn_worker(server: &RedisServer) -> WorkerProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))

@@ -3,55 +3,14 @@
 //! time, and a stopping worker does not wait for Redis.
 
 use std::collections::HashMap;
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jobs::queue::redis::{RedisJobQueue, RedisQueueOptions};
 use jobs::{DynQueue, EnqueueError, JobOptions, JobQueue, NewJob, QueueStats, Registry, WorkerRunner};
 use jobs_tests::RedisServer;
+use jobs_tests::logs::captured_logs;
 use serde_json::json;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::util::SubscriberInitExt;
-
-/// Log output of the whole test binary, captured in memory.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the log capture once for this test binary. Workers log from
-/// runtime threads, so the subscriber is the global one.
-fn logs() -> &'static CapturedLogs {
-    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(LevelFilter::INFO)
-            .finish()
-            .try_init()
-            .expect("install the log capture");
-        logs
-    })
-}
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 async fn connect(server: &RedisServer, options: RedisQueueOptions) -> DynQueue {
     let queue = RedisJobQueue::connect(&server.url(), options)
@@ -89,7 +48,7 @@ fn start_worker(queue: DynQueue, registry: Registry, concurrency: usize) -> jobs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_survive_redis_restart_under_load() {
-    let logs = logs();
+    let logs = captured_logs();
     let mut server = RedisServer::start_persistent();
     let options = RedisQueueOptions::default()
         .visibility_timeout(Duration::from_secs(2))

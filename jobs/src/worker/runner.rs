@@ -139,7 +139,7 @@ pub struct Worker {
     released: Arc<AtomicUsize>,
 }
 
-/// What a stopping worker did with the jobs it was running.
+/// The account of what a stopping worker did with the jobs it was running.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StopReport {
@@ -242,7 +242,7 @@ struct FetchLoop<Q> {
     abort: CancellationToken,
     tracker: TaskTracker,
     released: Arc<AtomicUsize>,
-    /// Where finished jobs hand over their leases to be acked.
+    /// The channel through which finished jobs hand over their leases to be acked.
     ack_sender: mpsc::UnboundedSender<AckRequest>,
     acks: mpsc::UnboundedReceiver<AckRequest>,
 }
